@@ -1,0 +1,1 @@
+"""dedup: per-document logic, importable and testable without Ray."""

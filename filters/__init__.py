@@ -1,0 +1,1 @@
+"""filters: per-document logic, importable and testable without Ray."""

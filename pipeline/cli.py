@@ -1,0 +1,116 @@
+"""`winnow` command line. Sub-commands are listed in pipeline/registry.py and imported when used."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import Any
+
+from pipeline import registry
+from pipeline.config import ConfigError, load_config
+
+
+def register_run(subparsers: Any) -> None:
+    p = subparsers.add_parser("run", help="run a config: read, filter, dedup, PII, tokenize, report")
+    p.add_argument("config", help="YAML config file")
+    p.add_argument("--output", "-o", required=True, help="run directory (local path or s3://... URI)")
+    p.add_argument("--workers", type=int, help="actors per stage (overrides ray.num_workers)")
+    p.add_argument("--no-report", action="store_true", help="skip report.html")
+    p.set_defaults(func=_run)
+
+
+def register_validate(subparsers: Any) -> None:
+    p = subparsers.add_parser("validate", help="check a config (keys, types, paths) without running it")
+    p.add_argument("config")
+    p.set_defaults(func=_validate)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from pipeline.readers import expand_source
+
+    config = load_config(args.config)
+    n = sum(len(expand_source(s)) for s in config.sources)
+    stages = ", ".join(s.stage_name for s in config.stage_configs()) or "(none)"
+    print(f"OK: {args.config}: {len(config.sources)} sources, {n} input files; stages: {stages}")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from pipeline.runner import run
+
+    config = load_config(args.config)
+    if args.workers:
+        config = config.model_copy(update={"ray": config.ray.model_copy(update={"num_workers": args.workers})})
+    manifest = run(config, args.output)
+    if config.output.report and not args.no_report:
+        _write_report(args.output)
+    _print_summary(manifest, args.output)
+    return 0 if manifest["balanced"] and not manifest["errors"] else 1
+
+
+def _write_report(run_dir: str) -> None:
+    try:
+        from pipeline.report import write_report
+    except ImportError:
+        return
+    write_report(run_dir)
+
+
+def _print_summary(manifest: dict[str, Any], run_dir: str) -> None:
+    print(f"\nwinnow run '{manifest['name']}' -> {run_dir}")
+    print(f"{'stage':<28}{'in':>10}{'out':>10}{'rejected':>10}  top reasons")
+    for s in manifest["stages"]:
+        reasons: dict[str, int] = {}
+        for c in s["sources"].values():
+            for r, n in c["rejected"].items():
+                reasons[r] = reasons.get(r, 0) + n
+        top = ", ".join(f"{r}={n}" for r, n in sorted(reasons.items(), key=lambda kv: -kv[1])[:3])
+        t = s["totals"]
+        print(f"{s['index']:02d} {s['name']:<25}{t['in']:>10}{t['out']:>10}{t['rejected']:>10}  {top}")
+    print(f"counts add up: {'yes' if manifest['balanced'] else 'NO'}; errors: {len(manifest['errors'])}")
+    for e in manifest["errors"][:10]:
+        print(f"  error in {e.get('stage')}: {e.get('path', e.get('shard'))}: {e.get('error')}")
+    print(f"manifest: {os.path.join(run_dir, 'manifest.json')}")
+    if os.path.exists(os.path.join(run_dir, "report.html")):
+        print(f"report:   {os.path.join(run_dir, 'report.html')}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="winnow", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, target in registry.COMMANDS.items():
+        try:
+            registry.load(target)(sub)
+        except (ImportError, AttributeError) as exc:
+            sub.add_parser(name, help=f"(unavailable: {exc})").set_defaults(func=_unavailable(name, exc))
+    return parser
+
+
+def _unavailable(name: str, exc: Exception) -> Any:
+    def fail(args: argparse.Namespace) -> int:
+        print(f"winnow {name}: not available in this install ({exc})", file=sys.stderr)
+        return 2
+
+    return fail
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
+    )
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(f"winnow: {exc}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"winnow: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

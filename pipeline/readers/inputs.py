@@ -1,0 +1,137 @@
+"""Turning a source's `paths` (files, globs, URIs, Common Crawl *.paths.gz listings) into input files.
+
+Done on the driver before any work starts, so a missing path is an error up front. Each file gets a
+shard id derived from its path relative to the pattern's root, never from run order, so ids survive
+moving the data folder and adding files.
+"""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import hashlib
+import io
+import os
+import posixpath
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow.fs as pafs
+
+from pipeline import storage
+
+_GLOB_CHARS = re.compile(r"[*?\[]")
+
+
+class InputError(ValueError):
+    """An input path that cannot be used (missing file, empty glob, unreadable listing)."""
+
+
+@dataclass(frozen=True)
+class InputFile:
+    source: str
+    path: str  # absolute local path or URI
+    rel: str  # path relative to the pattern root: the stable part of ids
+    shard_id: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"source": self.source, "path": self.path, "rel": self.rel, "shard_id": self.shard_id}
+
+
+def shard_id_for(source: str, rel: str) -> str:
+    """Readable and unique: source, a slug of the file name, and a hash of the relative path."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", posixpath.basename(rel))[-48:]
+    return f"{source}-{slug}-{hashlib.sha1(rel.encode()).hexdigest()[:8]}"
+
+
+def _glob_root(pattern: str) -> str:
+    parts = pattern.split("/")
+    root = []
+    for part in parts:
+        if _GLOB_CHARS.search(part):
+            break
+        root.append(part)
+    return "/".join(root) or "/"
+
+
+def _expand_pattern(pattern: str) -> list[tuple[str, str]]:
+    """(path, rel) pairs for one file, glob or listing."""
+    if pattern.endswith((".paths.gz", ".paths")):
+        return []
+    if not _GLOB_CHARS.search(pattern):
+        if not storage.is_file(pattern):
+            raise InputError(f"input path does not exist or is not a file: {pattern}")
+        return [(pattern, posixpath.basename(pattern))]
+    root = _glob_root(pattern)
+    if storage.is_uri(pattern):
+        fs, inner_root = storage.filesystem(root)
+        scheme = pattern.split("://", 1)[0]
+        inner_pattern = storage.filesystem(pattern)[1]
+        infos = fs.get_file_info(pafs.FileSelector(inner_root, recursive=True, allow_not_found=True))
+        regex = re.compile(_glob_to_regex(inner_pattern))
+        found = [f"{scheme}://{i.path}" for i in infos if i.type == pafs.FileType.File and regex.fullmatch(i.path)]
+    else:
+        found = [p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p)]
+    if not found:
+        raise InputError(f"glob matched no files: {pattern}")
+    return [(p, posixpath.relpath(p.split("://", 1)[-1], root.split("://", 1)[-1])) for p in found]
+
+
+def _glob_to_regex(pattern: str) -> str:
+    out = ""
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out += "(?:.*/)?"
+            i += 3
+        elif pattern[i] == "*":
+            out += "[^/]*"
+            i += 1
+        elif pattern[i] == "?":
+            out += "[^/]"
+            i += 1
+        else:
+            out += re.escape(pattern[i])
+            i += 1
+    return out
+
+
+def _expand_listing(listing: str, prefix: str | None) -> list[tuple[str, str]]:
+    """A Common Crawl `*.paths.gz` listing: one relative path per line, joined to `prefix`."""
+    if not storage.is_file(listing):
+        raise InputError(f"listing does not exist: {listing}")
+    raw = storage.read_bytes(listing)
+    try:
+        text = gzip.decompress(raw).decode("utf-8") if listing.endswith(".gz") else raw.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read listing {listing}: {exc}") from exc
+    base = prefix if prefix is not None else storage.join(os.path.dirname(listing), "")
+    out = []
+    for line in io.StringIO(text):
+        rel = line.strip()
+        if rel:
+            out.append((base.rstrip("/") + "/" + rel.lstrip("/") if base else rel, rel))
+    if not out:
+        raise InputError(f"listing has no paths: {listing}")
+    return out
+
+
+def expand_source(src: Any) -> list[InputFile]:
+    """All input files of a source config, sorted, de-duplicated, cut to `max_files`."""
+    pairs: dict[str, str] = {}
+    for pattern in src.paths:
+        if pattern.endswith((".paths.gz", ".paths")):
+            found = _expand_listing(pattern, src.listing_prefix)
+        else:
+            found = _expand_pattern(pattern)
+        for path, rel in found:
+            pairs.setdefault(path, rel)
+    items = sorted(pairs.items(), key=lambda kv: (kv[1], kv[0]))
+    if src.max_files:
+        items = items[: src.max_files]
+    files = [InputFile(src.name, path, rel, shard_id_for(src.name, rel)) for path, rel in items]
+    ids = [f.shard_id for f in files]
+    if len(set(ids)) != len(ids):
+        raise InputError(f"source {src.name}: two inputs map to the same shard id; give them distinct paths")
+    return files

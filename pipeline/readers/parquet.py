@@ -1,0 +1,56 @@
+"""Parquet reader: any file with a text column; winnow's own outputs keep their metadata and attributes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline import storage
+from pipeline.readers.inputs import InputFile
+from pipeline.readers.jsonl import record_to_document
+from pipeline.readers.quarantine import quarantine
+from pipeline.schema import Document
+
+BATCH_ROWS = 1000
+
+
+def read_parquet(file: InputFile, cfg: Any) -> Iterator[tuple[Document, str | None]]:
+    try:
+        fs, p = storage.filesystem(file.path)
+        pf = pq.ParquetFile(fs.open_input_file(p))
+    except (OSError, pa.ArrowException) as exc:
+        yield quarantine(file, "unreadable_file", where="file", error=f"{type(exc).__name__}: {exc}")
+        return
+    names = set(pf.schema_arrow.names)
+    if cfg.text_field.split(".")[0] not in names:
+        yield quarantine(file, "missing_text_field", where="file",
+                         error=f"no column {cfg.text_field!r}; columns: {sorted(names)}")
+        return
+    own = {"metadata", "attributes"} <= names
+    row = 0
+    try:
+        for batch in pf.iter_batches(batch_size=BATCH_ROWS):
+            for obj in batch.to_pylist():
+                where = f"row:{row}"
+                doc, reason = record_to_document(obj, file, cfg, where, f"{file.rel}:{row}")
+                row += 1
+                if own and reason is None:
+                    doc.metadata = {**_json(obj.get("metadata")), "file": file.rel, "where": where}
+                    doc.attributes = _json(obj.get("attributes"))
+                yield doc, reason
+    except (OSError, pa.ArrowException) as exc:
+        yield quarantine(file, "unreadable_file", where=f"row:{row}", error=f"{type(exc).__name__}: {exc}")
+
+
+def _json(value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    try:
+        out = json.loads(value) if isinstance(value, str) else {}
+    except json.JSONDecodeError:
+        return {}
+    return out if isinstance(out, dict) else {}

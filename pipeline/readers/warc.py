@@ -1,0 +1,189 @@
+"""WARC (HTML responses to text) and WET (conversion records) readers, on FastWARC.
+
+A corrupt gzip member does not end the file: the reader quarantines it with its offset and resumes at
+the next gzip member. A record whose body is shorter than its Content-Length (a truncated file) is
+quarantined as `truncated_record`. Request, metadata and warcinfo records are not documents; they are
+counted in the shard stats, not rejected.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import IO, Any
+
+from fastwarc.warc import ArchiveIterator, WarcRecordType
+
+from pipeline import storage
+from pipeline.readers.html import ExtractionError, extract_text
+from pipeline.readers.inputs import InputFile
+from pipeline.readers.quarantine import quarantine, sized
+from pipeline.schema import Document
+
+GZIP_MAGIC = b"\x1f\x8b\x08"
+MAX_RESYNCS = 1000
+
+
+def _open_seekable(path: str) -> IO[bytes]:
+    if storage.is_uri(path):
+        fs, p = storage.filesystem(path)
+        return fs.open_input_file(p)
+    return open(path, "rb")  # noqa: SIM115
+
+
+def _next_member(f: IO[bytes], after: int) -> int | None:
+    """Offset of the next gzip member header after `after`, scanning forward; None at end of file."""
+    pos = after + 1
+    f.seek(pos)
+    tail = b""
+    while chunk := f.read(1 << 20):
+        buf = tail + chunk
+        i = buf.find(GZIP_MAGIC)
+        if i >= 0:
+            return pos - len(tail) + i
+        tail = buf[-2:]
+        pos += len(chunk)
+    return None
+
+
+def _records(file: InputFile, record_types: WarcRecordType, parse_http: bool, skipped: Counter) -> Iterator[Any]:
+    """Yield (record, body bytes) or ("error", offset, message), resyncing after corrupt gzip members."""
+    with _open_seekable(file.path) as f:
+        start = 0
+        in_corrupt_region = False
+        for _ in range(MAX_RESYNCS):
+            f.seek(start)
+            last, n_read = start, 0
+            try:
+                for rec in ArchiveIterator(f, record_types=record_types, parse_http=parse_http):
+                    last = start + rec.stream_pos
+                    n_read += 1
+                    yield rec, rec.reader.read()
+                return
+            except BaseException as exc:  # FastWARC's Rust panics derive from BaseException
+                if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
+                    raise
+                # One quarantined row per corrupt region, not one per false gzip header inside it.
+                if n_read or not in_corrupt_region:
+                    yield "error", last, f"{type(exc).__name__}: {exc}"
+                in_corrupt_region = True
+            if not file.path.endswith(".gz"):
+                return
+            nxt = _next_member(f, last)
+            if nxt is None:
+                return
+            skipped["resyncs"] += 1
+            start = nxt
+
+
+def _warc_meta(rec: Any, file: InputFile) -> dict[str, Any]:
+    h = rec.headers
+    meta = {
+        "file": file.rel,
+        "offset": rec.stream_pos,
+        "warc_record_id": h.get("WARC-Record-ID"),
+        "warc_date": h.get("WARC-Date"),
+    }
+    for key, name in (("WARC-Identified-Content-Language", "content_language"), ("WARC-Refers-To", "refers_to")):
+        if h.get(key):
+            meta[name] = h.get(key)
+    return meta
+
+
+def _inline_http(body: bytes) -> tuple[int | None, str, str | None, bytes] | None:
+    """Split an HTTP response block into status, content type, charset and body.
+
+    Done here rather than by FastWARC because old files (ClueWeb09's WARC/0.18) end header lines with
+    a bare LF, which FastWARC's parser reads as one endless header block.
+    """
+    if not body.startswith(b"HTTP/"):
+        return None
+    for sep in (b"\r\n\r\n", b"\n\n"):
+        head, found, rest = body.partition(sep)
+        if found:
+            break
+    else:
+        return None
+    lines = head.decode("latin-1").splitlines()
+    parts = lines[0].split()
+    status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+    headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
+    ctype = headers.get("content-type", "")
+    charset = next((p.split("=", 1)[1].strip() for p in ctype.split(";") if "charset=" in p.lower()), None)
+    return status, ctype, charset, rest
+
+
+def _record_id(rec: Any, file: InputFile) -> str:
+    rid = rec.headers.get("WARC-Record-ID")
+    return rid.strip("<>") if rid else f"{file.rel}#offset:{rec.stream_pos}"
+
+
+def read_warc(file: InputFile, cfg: Any, skipped: Counter | None = None) -> Iterator[tuple[Document, str | None]]:
+    """HTML response records to text documents (id = WARC-Record-ID)."""
+    skipped = skipped if skipped is not None else Counter()
+    types = WarcRecordType.response | WarcRecordType.resource
+    for item in _records(file, types, False, skipped):
+        if item[0] == "error":
+            yield quarantine(file, "corrupt_record", where=f"offset:{item[1]}", error=item[2])
+            continue
+        rec, body = item
+        doc_id, url = _record_id(rec, file), rec.headers.get("WARC-Target-URI")
+        meta = _warc_meta(rec, file)
+        where = f"offset:{rec.stream_pos}"
+        if len(body) < rec.content_length:
+            yield quarantine(file, "truncated_record", where=where, doc_id=doc_id, url=url, metadata=meta,
+                             error=f"body has {len(body)} of {rec.content_length} bytes")
+            continue
+        status, ctype, charset = None, rec.headers.get("Content-Type") or "", None
+        http = _inline_http(body)
+        if http is not None:
+            status, ctype, charset, body = http
+        meta.update({"http_status": status, "content_type": ctype.split(";")[0].strip()})
+        if status is not None and status != 200:
+            yield quarantine(file, "http_status_not_200", where=where, doc_id=doc_id, url=url, metadata=meta)
+            continue
+        if "html" not in ctype.lower():
+            yield quarantine(file, "not_html", where=where, doc_id=doc_id, url=url, metadata=meta)
+            continue
+        if len(body) > cfg.max_document_bytes:
+            yield quarantine(file, "too_large", where=where, doc_id=doc_id, url=url, metadata=meta,
+                             error=f"{len(body)} bytes of HTML > max_document_bytes {cfg.max_document_bytes}")
+            continue
+        try:
+            text = extract_text(body, cfg.extractor, url=url, encoding_hint=charset)
+        except ExtractionError as exc:
+            yield quarantine(file, exc.reason, where=where, doc_id=doc_id, url=url, metadata=meta, error=str(exc))
+            continue
+        if len(text.strip()) < max(cfg.min_text_chars, 1):
+            yield quarantine(file, "empty_text", where=where, doc_id=doc_id, url=url, metadata=meta)
+            continue
+        yield sized(Document(id=doc_id, text=text, source=file.source, url=url, metadata=meta), file,
+                    cfg.max_document_bytes, where)
+
+
+def read_wet(file: InputFile, cfg: Any, skipped: Counter | None = None) -> Iterator[tuple[Document, str | None]]:
+    """WET conversion records (already text) to documents (id = the record's WARC-Record-ID)."""
+    skipped = skipped if skipped is not None else Counter()
+    for item in _records(file, WarcRecordType.conversion, False, skipped):
+        if item[0] == "error":
+            yield quarantine(file, "corrupt_record", where=f"offset:{item[1]}", error=item[2])
+            continue
+        rec, body = item
+        doc_id, url = _record_id(rec, file), rec.headers.get("WARC-Target-URI")
+        meta = _warc_meta(rec, file)
+        where = f"offset:{rec.stream_pos}"
+        if len(body) < rec.content_length:
+            yield quarantine(file, "truncated_record", where=where, doc_id=doc_id, url=url, metadata=meta,
+                             error=f"body has {len(body)} of {rec.content_length} bytes")
+            continue
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield quarantine(file, "invalid_utf8", where=where, doc_id=doc_id, url=url, metadata=meta,
+                             error=str(exc), text=body.decode("utf-8", "replace"))
+            continue
+        if not text.strip():
+            yield quarantine(file, "empty_text", where=where, doc_id=doc_id, url=url, metadata=meta)
+            continue
+        yield sized(Document(id=doc_id, text=text, source=file.source, url=url, metadata=meta), file,
+                    cfg.max_document_bytes, where)

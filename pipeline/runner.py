@@ -1,0 +1,307 @@
+"""Builds and runs the plan: read, then the configured stages, then the manifest and report.
+
+Consecutive document stages are fused into one Ray task per shard (no serialization between them);
+each still records its own counts and rejected rows. Global stages (dedup, tokenize) run their own
+Ray Data phases. Every stage writes shards named after their input shard, so the output is the same
+bytes whatever the worker count, and a rerun skips shards that are already done.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from pipeline import storage
+from pipeline.config import Config, ConfigError
+from pipeline.readers import InputFile, expand_source, reader_for
+from pipeline.schema import Document, documents_from_table, documents_to_table, dumps, rejected_to_table
+from pipeline.shards import ShardWriter, iter_batches, load_stats, shard_done, shard_files
+from pipeline.step import DocumentStep, GlobalStage, StageConfig, StageContext
+
+log = logging.getLogger("winnow")
+
+READ_STAGE = "read"
+STAGE_META = "_stage.json"
+
+
+@dataclass
+class Segment:
+    """One step of the plan: a fused run of document stages, or one global stage."""
+
+    index: int  # 1-based position of its last stage in `stages:`
+    stages: list[StageConfig]
+    first_index: int
+
+    @property
+    def kind(self) -> str:
+        return self.stages[0].kind
+
+    @property
+    def dir_name(self) -> str:
+        return f"{self.index:02d}_{self.stages[-1].stage_name}"
+
+
+def plan(config: Config) -> list[Segment]:
+    """Group the configured stages: consecutive document stages fuse, each global stage stands alone."""
+    segments: list[Segment] = []
+    for i, stage in enumerate(config.stage_configs(), start=1):
+        if stage.kind == "document" and segments and segments[-1].kind == "document":
+            segments[-1].stages.append(stage)
+            segments[-1].index = i
+        else:
+            segments.append(Segment(index=i, stages=[stage], first_index=i))
+    return segments
+
+
+def rejected_dir(run_dir: str, index: int, stage: StageConfig | str) -> str:
+    name = stage if isinstance(stage, str) else stage.stage_name
+    return storage.join(run_dir, "rejected", f"{index:02d}_{name}")
+
+
+# ---------------------------------------------------------------- read stage (runs on Ray actors)
+
+
+class ReadShard:
+    """Ray actor body for the read stage: one input file -> one shard of documents + quarantined rows."""
+
+    def __init__(self, config: Config, run_dir: str) -> None:
+        self.config, self.run_dir = config, run_dir
+        self.stage_dir = storage.join(run_dir, f"00_{READ_STAGE}")
+        self.sources = {s.name: s for s in config.sources}
+
+    def __call__(self, item: dict[str, Any]) -> dict[str, Any]:
+        file = InputFile(**item)
+        out = self.config.output
+        writer = ShardWriter(
+            self.stage_dir, file.shard_id, target_bytes=out.target_shard_mb << 20, compression=out.compression,
+            rejected_dirs={READ_STAGE: rejected_dir(self.run_dir, 0, READ_STAGE)},
+            keep_rejected_text=out.keep_rejected_text,
+        )
+        src = self.sources[file.source]
+        skipped: Counter[str] = Counter()
+        errors: list[dict[str, str]] = []
+        writer.tally.ensure_stage(READ_STAGE)
+        kept: list[Document] = []
+        rejected: list[tuple[Document, str]] = []
+
+        def flush() -> None:
+            if kept:
+                writer.write(documents_to_table(kept))
+                kept.clear()
+            if rejected:
+                writer.reject(READ_STAGE, rejected_to_table([d for d, _ in rejected], READ_STAGE,
+                                                            [r for _, r in rejected]))
+                rejected.clear()
+
+        try:
+            reader = reader_for(src.format)
+            records = reader(file, src, skipped) if src.format in ("warc", "wet") else reader(file, src)
+            for doc, reason in records:
+                writer.tally.seen(READ_STAGE, file.source)
+                if reason is None:
+                    writer.tally.kept(READ_STAGE, file.source)
+                    kept.append(doc)
+                else:
+                    writer.tally.rejected(READ_STAGE, file.source, reason)
+                    rejected.append((doc, reason))
+                if len(kept) + len(rejected) >= out.batch_rows:
+                    flush()
+            flush()
+        except Exception as exc:
+            # The file could not be read on: an error in the manifest with its path, and the run goes on.
+            flush()
+            errors.append({"path": file.rel, "error": f"{type(exc).__name__}: {exc}"})
+        writer.tally.add_counters(READ_STAGE, {f"skipped_{k}": v for k, v in skipped.items()})
+        input_info = {"source": file.source, "path": file.rel}
+        if not errors:
+            from pipeline.shards import file_digest
+
+            input_info.update(file_digest(file.path))
+        stats = writer.finish({"inputs": [input_info], "errors": errors})
+        return {"shard": file.shard_id, "errors": len(errors), "seconds": stats["seconds"]}
+
+
+# ---------------------------------------------------------------- fused document stages
+
+
+class DocumentShard:
+    """Ray actor body for a fused run of document stages over one shard."""
+
+    def __init__(self, config: Config, run_dir: str, segment: Segment) -> None:
+        self.config, self.run_dir, self.segment = config, run_dir, segment
+        self.stage_dir = storage.join(run_dir, segment.dir_name)
+        self.steps: list[tuple[int, StageConfig, DocumentStep]] = []
+        for offset, cfg in enumerate(segment.stages):
+            step = cfg.build()
+            assert isinstance(step, DocumentStep), f"{cfg.type} did not build a DocumentStep"
+            step.name = cfg.stage_name
+            step.setup()
+            self.steps.append((segment.first_index + offset, cfg, step))
+
+    def __call__(self, item: dict[str, Any]) -> dict[str, Any]:
+        shard, files = item["shard"], item["files"]
+        out = self.config.output
+        writer = ShardWriter(
+            self.stage_dir, shard, target_bytes=out.target_shard_mb << 20, compression=out.compression,
+            rejected_dirs={cfg.stage_name: rejected_dir(self.run_dir, i, cfg) for i, cfg, _ in self.steps},
+            keep_rejected_text=out.keep_rejected_text,
+        )
+        for _, cfg, step in self.steps:
+            writer.tally.ensure_stage(cfg.stage_name)
+            step.counters.clear()
+        for batch in iter_batches(files, out.batch_rows):
+            docs = documents_from_table(batch)
+            for _, cfg, step in self.steps:
+                name = cfg.stage_name
+                for d in docs:
+                    writer.tally.seen(name, d.source)
+                reasons = _guarded(step, docs)
+                keep: list[Document] = []
+                drop: list[Document] = []
+                why: list[str] = []
+                for d, r in zip(docs, reasons, strict=True):
+                    if r is None:
+                        keep.append(d)
+                        writer.tally.kept(name, d.source)
+                    else:
+                        drop.append(d)
+                        why.append(r)
+                        writer.tally.rejected(name, d.source, r)
+                if drop:
+                    writer.reject(name, rejected_to_table(drop, name, why))
+                docs = keep
+                if not docs:
+                    break
+            if docs:
+                writer.write(documents_to_table(docs))
+        for _, cfg, step in self.steps:
+            writer.tally.add_counters(cfg.stage_name, dict(step.counters))
+        stats = writer.finish()
+        return {"shard": shard, "seconds": stats["seconds"]}
+
+
+def _guarded(step: DocumentStep, docs: list[Document]) -> list[str | None]:
+    """Run a step on a batch; if it raises, retry one document at a time and reject only those that fail.
+
+    A bug or a pathological document then costs one rejected row (reason `error`, with the message in
+    its attributes), never the whole run.
+    """
+    try:
+        return step.process_batch(docs)
+    except Exception:
+        log.exception("stage %s failed on a batch; retrying document by document", step.name)
+    reasons: list[str | None] = []
+    for d in docs:
+        try:
+            reasons.append(step.process(d))
+        except Exception as exc:
+            d.attributes.setdefault(step.name, {})["error"] = f"{type(exc).__name__}: {exc}"[:2000]
+            reasons.append("error")
+    return reasons
+
+
+# ---------------------------------------------------------------- driver
+
+
+def _check_stage_dir(stage_dir: str, fingerprint: str, name: str) -> None:
+    """A stage dir belongs to one config: refuse to mix shards of a changed config into it."""
+    meta_path = storage.join(stage_dir, STAGE_META)
+    if storage.exists(meta_path):
+        import json
+
+        old = json.loads(storage.read_bytes(meta_path)).get("fingerprint")
+        if old != fingerprint:
+            raise ConfigError(
+                f"{stage_dir} was written by a different config for stage '{name}'; "
+                "use a new --output directory (or delete that stage directory to recompute it)"
+            )
+    else:
+        storage.atomic_write(meta_path, (dumps({"fingerprint": fingerprint}) + "\n").encode())
+
+
+def _fingerprint(config: Config, upto: list[StageConfig]) -> str:
+    import hashlib
+
+    payload = {
+        "sources": [s.model_dump(mode="json") for s in config.sources],
+        "output": config.output.model_dump(mode="json"),
+        "seed": config.seed,
+        "stages": [s.model_dump(mode="json") for s in upto],
+    }
+    return hashlib.sha256(dumps(payload).encode()).hexdigest()
+
+
+def _pending(stage_dir: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [it for it in items if not shard_done(stage_dir, it.get("shard") or it.get("shard_id"))]
+
+
+def run(config: Config, run_dir: str, *, progress: Any = None) -> dict[str, Any]:
+    """Run the whole plan into `run_dir`; returns the manifest. Resumes where a previous run stopped."""
+    from pipeline import manifest as manifest_mod
+    from pipeline.ray_exec import ensure_ray, map_items
+
+    started = time.time()
+    inputs: list[InputFile] = []
+    for src in config.sources:
+        inputs.extend(expand_source(src))  # missing paths fail here, before any work
+    storage.makedirs(run_dir)
+    storage.atomic_write(
+        storage.join(run_dir, "config.yaml"),
+        yaml.safe_dump(config.canonical(), sort_keys=False, allow_unicode=True).encode(),
+    )
+    ensure_ray(config.ray)
+    timings: dict[str, float] = {}
+
+    read_dir = storage.join(run_dir, f"00_{READ_STAGE}")
+    _check_stage_dir(read_dir, _fingerprint(config, []), READ_STAGE)
+    t0 = time.time()
+    todo = _pending(read_dir, [f.to_dict() for f in inputs])
+    log.info("read: %d input files (%d to do)", len(inputs), len(todo))
+    map_items(todo, _factory(ReadShard, config, run_dir), config.ray)
+    timings[READ_STAGE] = round(time.time() - t0, 3)
+    prev_dir = read_dir
+
+    done_stages: list[StageConfig] = []
+    for seg in plan(config):
+        done_stages.extend(seg.stages)
+        stage_dir = storage.join(run_dir, seg.dir_name)
+        _check_stage_dir(stage_dir, _fingerprint(config, done_stages), seg.dir_name)
+        shards = shard_files(prev_dir)
+        t0 = time.time()
+        if seg.kind == "document":
+            items = _pending(stage_dir, [{"shard": s, "files": f} for s, f in shards.items()])
+            log.info("%s: %d shards (%d to do)", seg.dir_name, len(shards), len(items))
+            map_items(items, _factory(DocumentShard, config, run_dir, seg), config.ray)
+        else:
+            cfg = seg.stages[0]
+            stage = cfg.build()
+            assert isinstance(stage, GlobalStage), f"{cfg.type} did not build a GlobalStage"
+            stage.name = cfg.stage_name
+            ctx = StageContext(
+                config=config, run_dir=run_dir, stage_index=seg.index, stage_name=cfg.stage_name,
+                stage_dir=stage_dir, rejected_dir=rejected_dir(run_dir, seg.index, cfg),
+                work_dir=storage.join(run_dir, "_work", seg.dir_name), shards=shards,
+                config_hash=_fingerprint(config, done_stages),
+            )
+            log.info("%s: global stage over %d shards", seg.dir_name, len(shards))
+            stage.run(ctx)
+            storage.remove_tree(ctx.work_dir)
+        timings[seg.dir_name] = round(time.time() - t0, 3)
+        missing = set(shards) - set(load_stats(stage_dir))
+        if missing:
+            raise RuntimeError(f"{seg.dir_name}: shards without stats after the stage ran: {sorted(missing)[:5]}")
+        prev_dir = stage_dir
+
+    timings["total"] = round(time.time() - started, 3)
+    return manifest_mod.write_manifest(config, run_dir, plan(config), timings)
+
+
+def _factory(cls: type, *args: Any) -> Any:
+    import functools
+
+    return functools.partial(cls, *args)

@@ -1,0 +1,1 @@
+"""tokenization: per-document logic, importable and testable without Ray."""
