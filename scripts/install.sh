@@ -19,5 +19,8 @@ fi
 if ! "$PY" -c "import fasttext, sys; sys.exit(0 if hasattr(fasttext, 'train_supervised') else 1)"; then
   "$PY" -m pip install -q --force-reinstall --no-deps "fasttext>=0.9.3,<0.10"
 fi
+if (( want_test )); then
+  bash scripts/build_kenlm.sh          # lmplz + build_binary for `winnow train-lm` (cached)
+fi
 command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
 echo "winnow installed: $(command -v winnow || echo "$PY -m pipeline.cli")"
