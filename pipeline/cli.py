@@ -42,7 +42,9 @@ def _run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     if args.workers:
-        config = config.model_copy(update={"ray": config.ray.model_copy(update={"num_workers": args.workers})})
+        config = config.model_copy(
+            update={"ray": config.ray.model_copy(update={"num_workers": args.workers})}
+        )
     manifest = run(config, args.output)
     if config.output.report and not args.no_report:
         _write_report(args.output)

@@ -32,14 +32,18 @@ class _Strict(BaseModel):
 class _SourceBase(_Strict):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
     paths: list[ConfigPath] = Field(min_length=1, description="Files, globs, URIs, or *.paths.gz listings.")
-    listing_prefix: str | None = Field(None, description="Prefix joined to each line of a *.paths.gz listing.")
+    listing_prefix: str | None = Field(
+        None, description="Prefix joined to each line of a *.paths.gz listing."
+    )
     max_files: int | None = Field(None, ge=1, description="Read only the first N files (sorted).")
     max_document_bytes: int = Field(10_000_000, ge=1, description="Longer documents are quarantined.")
 
 
 class WarcSource(_SourceBase):
     format: Literal["warc"]
-    extractor: Literal["resiliparse", "trafilatura"] = "resiliparse"
+    extractor: Literal["resiliparse", "trafilatura"] = Field(
+        "trafilatura", description="HTML to text; trafilatura is the more precise (docs/extractors.md)."
+    )
     min_text_chars: int = Field(1, ge=0, description="Extracted text shorter than this is rejected.")
 
 
@@ -156,7 +160,9 @@ def _allowed_keys(model: Any, loc: tuple[Any, ...]) -> list[str]:
         if isinstance(part, int):
             continue
         if cur is Config and part == "sources":
-            return sorted({f for m in (WarcSource, WetSource, JsonlSource, ParquetSource) for f in m.model_fields})
+            return sorted(
+                {f for m in (WarcSource, WetSource, JsonlSource, ParquetSource) for f in m.model_fields}
+            )
         field = getattr(cur, "model_fields", {}).get(part)
         if field is None:
             return []
@@ -197,7 +203,9 @@ def parse_config(text: str, file: str = "<config>", base_dir: str | None = None)
     return config.model_copy(update={"stages": stages})
 
 
-def _parse_stage(raw: Any, i: int, lines: dict, file: str, ctx: dict, problems: list[str]) -> StageConfig | None:
+def _parse_stage(
+    raw: Any, i: int, lines: dict, file: str, ctx: dict, problems: list[str]
+) -> StageConfig | None:
     loc = ("stages", i)
     line = lines.get(loc, 0)
     if not isinstance(raw, dict) or "type" not in raw:
@@ -207,10 +215,8 @@ def _parse_stage(raw: Any, i: int, lines: dict, file: str, ctx: dict, problems: 
     if stype not in registry.STAGES:
         close = difflib.get_close_matches(str(stype), list(registry.STAGES), n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
-        problems.append(
-            f"{file}:{lines.get((*loc, 'type'), line)}: stages[{i}].type: unknown stage type '{stype}'{hint}; "
-            f"known: {', '.join(registry.STAGES)}"
-        )
+        where = f"{file}:{lines.get((*loc, 'type'), line)}: stages[{i}].type"
+        problems.append(f"{where}: unknown stage type '{stype}'{hint}; known: {', '.join(registry.STAGES)}")
         return None
     cls = registry.stage_config_class(stype)
     try:

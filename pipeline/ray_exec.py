@@ -28,11 +28,14 @@ def ensure_ray(cfg: RayConfig) -> None:
     if ray.is_initialized():
         return
     os.environ.setdefault("RAY_DATA_DISABLE_PROGRESS_BARS", "1")
+    for name in ("ray", "ray.data"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     address = cfg.address or os.environ.get("RAY_ADDRESS")
     if address:
-        ray.init(address=address, log_to_driver=True)
+        ray.init(address=address, logging_level=logging.WARNING)
     else:
-        ray.init(num_cpus=cfg.num_cpus, include_dashboard=False, log_to_driver=True)
+        ray.init(num_cpus=cfg.num_cpus, include_dashboard=False, logging_level=logging.WARNING)
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
     ctx.execution_options.preserve_order = True
@@ -41,10 +44,7 @@ def ensure_ray(cfg: RayConfig) -> None:
 def worker_count(cfg: RayConfig, n_items: int) -> int:
     import ray
 
-    if cfg.num_workers:
-        want = cfg.num_workers
-    else:
-        want = max(1, int(ray.cluster_resources().get("CPU", 1) // cfg.cpus_per_worker))
+    want = cfg.num_workers or max(1, int(ray.cluster_resources().get("CPU", 1) // cfg.cpus_per_worker))
     return max(1, min(want, n_items))
 
 

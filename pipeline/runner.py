@@ -78,7 +78,10 @@ class ReadShard:
         file = InputFile(**item)
         out = self.config.output
         writer = ShardWriter(
-            self.stage_dir, file.shard_id, target_bytes=out.target_shard_mb << 20, compression=out.compression,
+            self.stage_dir,
+            file.shard_id,
+            target_bytes=out.target_shard_mb << 20,
+            compression=out.compression,
             rejected_dirs={READ_STAGE: rejected_dir(self.run_dir, 0, READ_STAGE)},
             keep_rejected_text=out.keep_rejected_text,
         )
@@ -94,8 +97,10 @@ class ReadShard:
                 writer.write(documents_to_table(kept))
                 kept.clear()
             if rejected:
-                writer.reject(READ_STAGE, rejected_to_table([d for d, _ in rejected], READ_STAGE,
-                                                            [r for _, r in rejected]))
+                writer.reject(
+                    READ_STAGE,
+                    rejected_to_table([d for d, _ in rejected], READ_STAGE, [r for _, r in rejected]),
+                )
                 rejected.clear()
 
         try:
@@ -147,7 +152,10 @@ class DocumentShard:
         shard, files = item["shard"], item["files"]
         out = self.config.output
         writer = ShardWriter(
-            self.stage_dir, shard, target_bytes=out.target_shard_mb << 20, compression=out.compression,
+            self.stage_dir,
+            shard,
+            target_bytes=out.target_shard_mb << 20,
+            compression=out.compression,
             rejected_dirs={cfg.stage_name: rejected_dir(self.run_dir, i, cfg) for i, cfg, _ in self.steps},
             keep_rejected_text=out.keep_rejected_text,
         )
@@ -276,29 +284,49 @@ def run(config: Config, run_dir: str, *, progress: Any = None) -> dict[str, Any]
         if seg.kind == "document":
             items = _pending(stage_dir, [{"shard": s, "files": f} for s, f in shards.items()])
             log.info("%s: %d shards (%d to do)", seg.dir_name, len(shards), len(items))
-            map_items(items, _factory(DocumentShard, config, run_dir, seg), config.ray)
+            map_items(items, _factory(DocumentShard, config, run_dir, seg), _stage_ray(config, seg.stages))
         else:
             cfg = seg.stages[0]
             stage = cfg.build()
             assert isinstance(stage, GlobalStage), f"{cfg.type} did not build a GlobalStage"
             stage.name = cfg.stage_name
             ctx = StageContext(
-                config=config, run_dir=run_dir, stage_index=seg.index, stage_name=cfg.stage_name,
-                stage_dir=stage_dir, rejected_dir=rejected_dir(run_dir, seg.index, cfg),
-                work_dir=storage.join(run_dir, "_work", seg.dir_name), shards=shards,
+                config=config,
+                run_dir=run_dir,
+                stage_index=seg.index,
+                stage_name=cfg.stage_name,
+                stage_dir=stage_dir,
+                rejected_dir=rejected_dir(run_dir, seg.index, cfg),
+                work_dir=storage.join(run_dir, "_work", seg.dir_name),
+                shards=shards,
                 config_hash=_fingerprint(config, done_stages),
             )
             log.info("%s: global stage over %d shards", seg.dir_name, len(shards))
+            ctx.config = config.model_copy(update={"ray": _stage_ray(config, seg.stages)})
             stage.run(ctx)
             storage.remove_tree(ctx.work_dir)
         timings[seg.dir_name] = round(time.time() - t0, 3)
         missing = set(shards) - set(load_stats(stage_dir))
         if missing:
-            raise RuntimeError(f"{seg.dir_name}: shards without stats after the stage ran: {sorted(missing)[:5]}")
+            raise RuntimeError(
+                f"{seg.dir_name}: shards without stats after the stage ran: {sorted(missing)[:5]}"
+            )
         prev_dir = stage_dir
 
     timings["total"] = round(time.time() - started, 3)
     return manifest_mod.write_manifest(config, run_dir, plan(config), timings)
+
+
+def _stage_ray(config: Config, stages: list[StageConfig]) -> Any:
+    """The run's Ray options with a stage's own `workers` / `cpus_per_worker` (the largest in a fused run)."""
+    workers = [s.workers for s in stages if s.workers]
+    cpus = [s.cpus_per_worker for s in stages if s.cpus_per_worker]
+    update: dict[str, Any] = {}
+    if workers:
+        update["num_workers"] = max(workers)
+    if cpus:
+        update["cpus_per_worker"] = max(cpus)
+    return config.ray.model_copy(update=update) if update else config.ray
 
 
 def _factory(cls: type, *args: Any) -> Any:

@@ -61,7 +61,12 @@ def documents_from_table(table: pa.Table | pa.RecordBatch) -> list[Document]:
             attributes=json.loads(a) if a else {},
         )
         for i, t, s, u, m, a in zip(
-            cols["id"], cols["text"], cols["source"], cols["url"], cols["metadata"], cols["attributes"],
+            cols["id"],
+            cols["text"],
+            cols["source"],
+            cols["url"],
+            cols["metadata"],
+            cols["attributes"],
             strict=True,
         )
     ]
@@ -85,6 +90,8 @@ def documents_to_table(docs: list[Document]) -> pa.Table:
 def rejected_to_table(docs: list[Document], stage: str, reasons: list[str]) -> pa.Table:
     """Encode rejected Documents with the stage and reason that dropped them."""
     base = documents_to_table(docs)
-    return base.append_column("stage", pa.array([stage] * len(docs), pa.string())).append_column(
-        "reason", pa.array(reasons, pa.string())
-    ).cast(REJECTED_SCHEMA)
+    return (
+        base.append_column("stage", pa.array([stage] * len(docs), pa.string()))
+        .append_column("reason", pa.array(reasons, pa.string()))
+        .cast(REJECTED_SCHEMA)
+    )

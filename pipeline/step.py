@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
 
 from pipeline.schema import Document
 
@@ -86,6 +86,12 @@ class StageConfig(BaseModel):
 
     type: str
     name: str | None = None
+    workers: int | None = Field(
+        None, ge=1, description="Ray actors for this stage (default: ray.num_workers)."
+    )
+    cpus_per_worker: float | None = Field(
+        None, gt=0, description="CPUs per actor (default: ray.cpus_per_worker)."
+    )
 
     kind: ClassVar[Literal["document", "global"]] = "document"
 

@@ -73,7 +73,7 @@ def remove_tree(path: str) -> None:
 def open_input(path: str) -> IO[bytes]:
     """A raw binary stream (no decompression: readers decide)."""
     if not is_uri(path):
-        return open(filesystem(path)[1], "rb")  # noqa: SIM115
+        return open(filesystem(path)[1], "rb")
     fs, p = filesystem(path)
     return fs.open_input_stream(p, compression=None)
 

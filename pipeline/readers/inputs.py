@@ -70,7 +70,9 @@ def _expand_pattern(pattern: str) -> list[tuple[str, str]]:
         inner_pattern = storage.filesystem(pattern)[1]
         infos = fs.get_file_info(pafs.FileSelector(inner_root, recursive=True, allow_not_found=True))
         regex = re.compile(_glob_to_regex(inner_pattern))
-        found = [f"{scheme}://{i.path}" for i in infos if i.type == pafs.FileType.File and regex.fullmatch(i.path)]
+        found = [
+            f"{scheme}://{i.path}" for i in infos if i.type == pafs.FileType.File and regex.fullmatch(i.path)
+        ]
     else:
         found = [p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p)]
     if not found:

@@ -19,7 +19,6 @@ from pipeline.readers.inputs import InputFile
 from pipeline.readers.quarantine import quarantine
 from pipeline.schema import Document
 
-
 CHUNK = 1 << 16
 
 
@@ -99,22 +98,35 @@ def read_jsonl(file: InputFile, cfg: Any) -> Iterator[tuple[Document, str | None
             where = f"line:{lineno}"
             if not complete:
                 text = raw.decode("utf-8", "replace")
-                yield quarantine(file, "too_large", where=where, text=text,
-                                 error=f"line longer than {cfg.max_document_bytes} bytes")
+                yield quarantine(
+                    file,
+                    "too_large",
+                    where=where,
+                    text=text,
+                    error=f"line longer than {cfg.max_document_bytes} bytes",
+                )
                 continue
             if not raw.strip():
                 continue
             yield _parse_line(raw, file, cfg, lineno, where)
     except (OSError, EOFError, zlib.error, zstandard.ZstdError) as exc:
-        yield quarantine(file, "corrupt_compression", where=f"line:{lineno + 1}",
-                         error=f"{type(exc).__name__}: {exc}; lines after this point are unreadable")
+        yield quarantine(
+            file,
+            "corrupt_compression",
+            where=f"line:{lineno + 1}",
+            error=f"{type(exc).__name__}: {exc}; lines after this point are unreadable",
+        )
 
 
-def _parse_line(raw: bytes, file: InputFile, cfg: Any, lineno: int, where: str) -> tuple[Document, str | None]:
+def _parse_line(
+    raw: bytes, file: InputFile, cfg: Any, lineno: int, where: str
+) -> tuple[Document, str | None]:
     try:
         line = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return quarantine(file, "invalid_utf8", where=where, error=str(exc), text=raw.decode("utf-8", "replace"))
+        return quarantine(
+            file, "invalid_utf8", where=where, error=str(exc), text=raw.decode("utf-8", "replace")
+        )
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -138,15 +150,38 @@ def record_to_document(
     if isinstance(extra, dict):
         meta["source_metadata"] = extra
     if not isinstance(text, str):
-        return quarantine(file, "missing_text_field", where=where, doc_id=doc_id, url=url,
-                          error=f"field {cfg.text_field!r} is missing or not a string", metadata=meta)
+        return quarantine(
+            file,
+            "missing_text_field",
+            where=where,
+            doc_id=doc_id,
+            url=url,
+            error=f"field {cfg.text_field!r} is missing or not a string",
+            metadata=meta,
+        )
     if not text.strip():
         return quarantine(file, "empty_text", where=where, doc_id=doc_id, url=url, metadata=meta)
     n = len(text.encode("utf-8", "surrogatepass"))
     if n > cfg.max_document_bytes:
-        return quarantine(file, "too_large", where=where, doc_id=doc_id, url=url, text=text, metadata=meta,
-                          error=f"{n} bytes > max_document_bytes {cfg.max_document_bytes}")
+        return quarantine(
+            file,
+            "too_large",
+            where=where,
+            doc_id=doc_id,
+            url=url,
+            text=text,
+            metadata=meta,
+            error=f"{n} bytes > max_document_bytes {cfg.max_document_bytes}",
+        )
     if any(0xD800 <= ord(c) <= 0xDFFF for c in text if c >= "\ud800"):
-        return quarantine(file, "invalid_utf8", where=where, doc_id=doc_id, url=url, metadata=meta,
-                          error="text contains lone surrogates", text=text.encode("utf-8", "replace").decode())
+        return quarantine(
+            file,
+            "invalid_utf8",
+            where=where,
+            doc_id=doc_id,
+            url=url,
+            metadata=meta,
+            error="text contains lone surrogates",
+            text=text.encode("utf-8", "replace").decode(),
+        )
     return Document(id=doc_id, text=text, source=file.source, url=url, metadata=meta), None

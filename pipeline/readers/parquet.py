@@ -27,8 +27,12 @@ def read_parquet(file: InputFile, cfg: Any) -> Iterator[tuple[Document, str | No
         return
     names = set(pf.schema_arrow.names)
     if cfg.text_field.split(".")[0] not in names:
-        yield quarantine(file, "missing_text_field", where="file",
-                         error=f"no column {cfg.text_field!r}; columns: {sorted(names)}")
+        yield quarantine(
+            file,
+            "missing_text_field",
+            where="file",
+            error=f"no column {cfg.text_field!r}; columns: {sorted(names)}",
+        )
         return
     own = {"metadata", "attributes"} <= names
     row = 0

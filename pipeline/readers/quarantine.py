@@ -29,7 +29,9 @@ def quarantine(
     if len(text) > TEXT_PREFIX_CHARS:
         meta["original_chars"] = len(text)
         text = text[:TEXT_PREFIX_CHARS]
-    return Document(id=doc_id or f"{file.rel}#{where}", text=text, source=file.source, url=url, metadata=meta), reason
+    return Document(
+        id=doc_id or f"{file.rel}#{where}", text=text, source=file.source, url=url, metadata=meta
+    ), reason
 
 
 def sized(doc: Document, file: InputFile, max_bytes: int, where: str) -> tuple[Document, str | None]:
@@ -37,7 +39,13 @@ def sized(doc: Document, file: InputFile, max_bytes: int, where: str) -> tuple[D
     n = len(doc.text.encode("utf-8", "surrogatepass"))
     if n > max_bytes:
         return quarantine(
-            file, "too_large", where=where, error=f"{n} bytes > max_document_bytes {max_bytes}",
-            text=doc.text, doc_id=doc.id, url=doc.url, metadata={**doc.metadata, "bytes": n},
+            file,
+            "too_large",
+            where=where,
+            error=f"{n} bytes > max_document_bytes {max_bytes}",
+            text=doc.text,
+            doc_id=doc.id,
+            url=doc.url,
+            metadata={**doc.metadata, "bytes": n},
         )
     return doc, None

@@ -28,7 +28,7 @@ def _open_seekable(path: str) -> IO[bytes]:
     if storage.is_uri(path):
         fs, p = storage.filesystem(path)
         return fs.open_input_file(p)
-    return open(path, "rb")  # noqa: SIM115
+    return open(path, "rb")
 
 
 def _next_member(f: IO[bytes], after: int) -> int | None:
@@ -46,7 +46,9 @@ def _next_member(f: IO[bytes], after: int) -> int | None:
     return None
 
 
-def _records(file: InputFile, record_types: WarcRecordType, parse_http: bool, skipped: Counter) -> Iterator[Any]:
+def _records(
+    file: InputFile, record_types: WarcRecordType, parse_http: bool, skipped: Counter
+) -> Iterator[Any]:
     """Yield (record, body bytes) or ("error", offset, message), resyncing after corrupt gzip members."""
     with _open_seekable(file.path) as f:
         start = 0
@@ -84,7 +86,10 @@ def _warc_meta(rec: Any, file: InputFile) -> dict[str, Any]:
         "warc_record_id": h.get("WARC-Record-ID"),
         "warc_date": h.get("WARC-Date"),
     }
-    for key, name in (("WARC-Identified-Content-Language", "content_language"), ("WARC-Refers-To", "refers_to")):
+    for key, name in (
+        ("WARC-Identified-Content-Language", "content_language"),
+        ("WARC-Refers-To", "refers_to"),
+    ):
         if h.get(key):
             meta[name] = h.get(key)
     return meta
@@ -118,7 +123,9 @@ def _record_id(rec: Any, file: InputFile) -> str:
     return rid.strip("<>") if rid else f"{file.rel}#offset:{rec.stream_pos}"
 
 
-def read_warc(file: InputFile, cfg: Any, skipped: Counter | None = None) -> Iterator[tuple[Document, str | None]]:
+def read_warc(
+    file: InputFile, cfg: Any, skipped: Counter | None = None
+) -> Iterator[tuple[Document, str | None]]:
     """HTML response records to text documents (id = WARC-Record-ID)."""
     skipped = skipped if skipped is not None else Counter()
     types = WarcRecordType.response | WarcRecordType.resource
@@ -131,8 +138,15 @@ def read_warc(file: InputFile, cfg: Any, skipped: Counter | None = None) -> Iter
         meta = _warc_meta(rec, file)
         where = f"offset:{rec.stream_pos}"
         if len(body) < rec.content_length:
-            yield quarantine(file, "truncated_record", where=where, doc_id=doc_id, url=url, metadata=meta,
-                             error=f"body has {len(body)} of {rec.content_length} bytes")
+            yield quarantine(
+                file,
+                "truncated_record",
+                where=where,
+                doc_id=doc_id,
+                url=url,
+                metadata=meta,
+                error=f"body has {len(body)} of {rec.content_length} bytes",
+            )
             continue
         status, ctype, charset = None, rec.headers.get("Content-Type") or "", None
         http = _inline_http(body)
@@ -146,22 +160,37 @@ def read_warc(file: InputFile, cfg: Any, skipped: Counter | None = None) -> Iter
             yield quarantine(file, "not_html", where=where, doc_id=doc_id, url=url, metadata=meta)
             continue
         if len(body) > cfg.max_document_bytes:
-            yield quarantine(file, "too_large", where=where, doc_id=doc_id, url=url, metadata=meta,
-                             error=f"{len(body)} bytes of HTML > max_document_bytes {cfg.max_document_bytes}")
+            yield quarantine(
+                file,
+                "too_large",
+                where=where,
+                doc_id=doc_id,
+                url=url,
+                metadata=meta,
+                error=f"{len(body)} bytes of HTML > max_document_bytes {cfg.max_document_bytes}",
+            )
             continue
         try:
             text = extract_text(body, cfg.extractor, url=url, encoding_hint=charset)
         except ExtractionError as exc:
-            yield quarantine(file, exc.reason, where=where, doc_id=doc_id, url=url, metadata=meta, error=str(exc))
+            yield quarantine(
+                file, exc.reason, where=where, doc_id=doc_id, url=url, metadata=meta, error=str(exc)
+            )
             continue
         if len(text.strip()) < max(cfg.min_text_chars, 1):
             yield quarantine(file, "empty_text", where=where, doc_id=doc_id, url=url, metadata=meta)
             continue
-        yield sized(Document(id=doc_id, text=text, source=file.source, url=url, metadata=meta), file,
-                    cfg.max_document_bytes, where)
+        yield sized(
+            Document(id=doc_id, text=text, source=file.source, url=url, metadata=meta),
+            file,
+            cfg.max_document_bytes,
+            where,
+        )
 
 
-def read_wet(file: InputFile, cfg: Any, skipped: Counter | None = None) -> Iterator[tuple[Document, str | None]]:
+def read_wet(
+    file: InputFile, cfg: Any, skipped: Counter | None = None
+) -> Iterator[tuple[Document, str | None]]:
     """WET conversion records (already text) to documents (id = the record's WARC-Record-ID)."""
     skipped = skipped if skipped is not None else Counter()
     for item in _records(file, WarcRecordType.conversion, False, skipped):
@@ -173,17 +202,36 @@ def read_wet(file: InputFile, cfg: Any, skipped: Counter | None = None) -> Itera
         meta = _warc_meta(rec, file)
         where = f"offset:{rec.stream_pos}"
         if len(body) < rec.content_length:
-            yield quarantine(file, "truncated_record", where=where, doc_id=doc_id, url=url, metadata=meta,
-                             error=f"body has {len(body)} of {rec.content_length} bytes")
+            yield quarantine(
+                file,
+                "truncated_record",
+                where=where,
+                doc_id=doc_id,
+                url=url,
+                metadata=meta,
+                error=f"body has {len(body)} of {rec.content_length} bytes",
+            )
             continue
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError as exc:
-            yield quarantine(file, "invalid_utf8", where=where, doc_id=doc_id, url=url, metadata=meta,
-                             error=str(exc), text=body.decode("utf-8", "replace"))
+            yield quarantine(
+                file,
+                "invalid_utf8",
+                where=where,
+                doc_id=doc_id,
+                url=url,
+                metadata=meta,
+                error=str(exc),
+                text=body.decode("utf-8", "replace"),
+            )
             continue
         if not text.strip():
             yield quarantine(file, "empty_text", where=where, doc_id=doc_id, url=url, metadata=meta)
             continue
-        yield sized(Document(id=doc_id, text=text, source=file.source, url=url, metadata=meta), file,
-                    cfg.max_document_bytes, where)
+        yield sized(
+            Document(id=doc_id, text=text, source=file.source, url=url, metadata=meta),
+            file,
+            cfg.max_document_bytes,
+            where,
+        )

@@ -38,8 +38,9 @@ def test_wrong_type_and_unknown_top_level_key_are_both_reported() -> None:
 def test_unknown_stage_type_suggests_the_close_one() -> None:
     with pytest.raises(ConfigError) as err:
         parse_config(BASE + "stages:\n  - type: gopher_qualty\n", "c.yaml", "/base")
-    assert "c.yaml:7: stages[0].type: unknown stage type 'gopher_qualty' (did you mean 'gopher_quality'?)" in str(
-        err.value
+    assert (
+        "c.yaml:7: stages[0].type: unknown stage type 'gopher_qualty' (did you mean 'gopher_quality'?)"
+        in str(err.value)
     )
 
 

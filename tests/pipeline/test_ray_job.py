@@ -31,10 +31,24 @@ def ray_head(tmp_path_factory):
     env.pop("RAY_ADDRESS", None)
     temp = tmp_path_factory.mktemp("rayhead")
     head = subprocess.Popen(
-        [ray_bin, "start", "--head", "--block", f"--port={port}", "--node-ip-address=127.0.0.1",
-         "--dashboard-host=127.0.0.1", f"--dashboard-port={dash}", "--include-dashboard=true",
-         "--num-cpus=2", "--disable-usage-stats", f"--temp-dir={temp}"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            ray_bin,
+            "start",
+            "--head",
+            "--block",
+            f"--port={port}",
+            "--node-ip-address=127.0.0.1",
+            "--dashboard-host=127.0.0.1",
+            f"--dashboard-port={dash}",
+            "--include-dashboard=true",
+            "--num-cpus=2",
+            "--disable-usage-stats",
+            f"--temp-dir={temp}",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     address = f"http://127.0.0.1:{dash}"
     deadline = time.time() + 120
@@ -60,10 +74,29 @@ def test_ray_job_submit_runs_the_sample_config(ray_head, tmp_path: Path) -> None
     ray_bin, address, env = ray_head
     out = tmp_path / "run"
     proc = subprocess.run(
-        [ray_bin, "job", "submit", "--address", address, "--working-dir", str(REPO),
-         "--runtime-env-json", json.dumps({"excludes": ["runs/", ".git/", "bench/"]}), "--",
-         "winnow", "run", "configs/sample.yaml", "--output", str(out), "--no-report"],
-        env=env, capture_output=True, text=True, timeout=900, cwd=REPO,
+        [
+            ray_bin,
+            "job",
+            "submit",
+            "--address",
+            address,
+            "--working-dir",
+            str(REPO),
+            "--runtime-env-json",
+            json.dumps({"excludes": ["runs/", ".git/", "bench/"]}),
+            "--",
+            "winnow",
+            "run",
+            "configs/sample.yaml",
+            "--output",
+            str(out),
+            "--no-report",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=REPO,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     manifest = json.loads((out / "manifest.json").read_text())

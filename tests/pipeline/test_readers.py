@@ -60,12 +60,25 @@ def test_wet_conversion_records() -> None:
 
 
 def test_jsonl_bad_lines_are_quarantined_with_reasons(tmp_path: Path) -> None:
-    lines = [b'{"text": "good", "id": 1}', b'{"text": "bad \xff utf8"}', b"not json", b'{"body": "x"}',
-             b'{"text": ""}', b'{"text": "also good"}']
+    lines = [
+        b'{"text": "good", "id": 1}',
+        b'{"text": "bad \xff utf8"}',
+        b"not json",
+        b'{"body": "x"}',
+        b'{"text": ""}',
+        b'{"text": "also good"}',
+    ]
     p = tmp_path / "x.jsonl"
     p.write_bytes(b"\n".join(lines) + b"\n")
     recs = _read("jsonl", p)
-    assert [r for _, r in recs] == [None, "invalid_utf8", "invalid_json", "missing_text_field", "empty_text", None]
+    assert [r for _, r in recs] == [
+        None,
+        "invalid_utf8",
+        "invalid_json",
+        "missing_text_field",
+        "empty_text",
+        None,
+    ]
     assert recs[0][0].id == "1" and recs[5][0].id == "x.jsonl:6"
     assert recs[2][0].metadata["where"] == "line:3"
 
@@ -114,7 +127,10 @@ def test_parquet_text_column(tmp_path: Path) -> None:
     p = tmp_path / "d.parquet"
     pq.write_table(pa.table({"id": ["a", "b"], "text": ["hello", "world"], "url": [None, "http://x"]}), p)
     recs = _read("parquet", p)
-    assert [(d.id, d.text, d.url, r) for d, r in recs] == [("a", "hello", None, None), ("b", "world", "http://x", None)]
+    assert [(d.id, d.text, d.url, r) for d, r in recs] == [
+        ("a", "hello", None, None),
+        ("b", "world", "http://x", None),
+    ]
 
 
 def test_missing_path_is_an_error_before_work(tmp_path: Path) -> None:
@@ -139,6 +155,8 @@ def test_common_crawl_paths_listing(tmp_path: Path) -> None:
     (tmp_path / "crawl-data" / "x.jsonl").write_text('{"text": "hi"}\n')
     listing = tmp_path / "wet.paths.gz"
     listing.write_bytes(gzip.compress(b"crawl-data/x.jsonl\n"))
-    files = expand_source(JsonlSource(name="s", format="jsonl", paths=[str(listing)], listing_prefix=str(tmp_path)))
+    files = expand_source(
+        JsonlSource(name="s", format="jsonl", paths=[str(listing)], listing_prefix=str(tmp_path))
+    )
     assert [f.rel for f in files] == ["crawl-data/x.jsonl"]
     assert Path(files[0].path).is_file()

@@ -30,10 +30,7 @@ output:
 
 
 def _files(run_dir: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(run_dir)): p.read_bytes()
-        for p in sorted(run_dir.rglob("*.parquet"))
-    }
+    return {str(p.relative_to(run_dir)): p.read_bytes() for p in sorted(run_dir.rglob("*.parquet"))}
 
 
 @pytest.fixture(scope="module")
