@@ -2,8 +2,8 @@
 
 A corrupt gzip member does not end the file: the reader quarantines it with its offset and resumes at
 the next gzip member. A record whose body is shorter than its Content-Length (a truncated file) is
-quarantined as `truncated_record`. Request, metadata and warcinfo records are not documents; they are
-counted in the shard stats, not rejected.
+quarantined as `truncated_record`. Request, metadata and warcinfo records are not documents: they are
+skipped by record type and never counted as input.
 """
 
 from __future__ import annotations
