@@ -46,14 +46,18 @@ def winnow_read(folder: Path, out: Path) -> tuple[int, float]:
     from pipeline.readers import expand_source
     from pipeline.runner import ReadShard
 
-    config = parse_config(f"sources: [{{name: cc, format: warc, paths: ['{folder}/*.warc.gz']}}]\n", "bench.yaml")
+    config = parse_config(
+        f"sources: [{{name: cc, format: warc, paths: ['{folder}/*.warc.gz']}}]\n", "bench.yaml"
+    )
     worker = ReadShard(config, str(out))
     t = time.perf_counter()
     for f in expand_source(config.sources[0]):
         worker(f.to_dict())
     seconds = time.perf_counter() - t
-    docs = sum(json.loads(p.read_text())["stages"]["read"]["sources"]["cc"]["out"]
-               for p in (out / "00_read" / "_stats").glob("*.json"))
+    docs = sum(
+        json.loads(p.read_text())["stages"]["read"]["sources"]["cc"]["out"]
+        for p in (out / "00_read" / "_stats").glob("*.json")
+    )
     return docs, seconds
 
 
@@ -75,8 +79,11 @@ def main() -> None:
         if not Path(args.peer_python).exists():
             print("peer: datatrove venv not found; skipping the ratio")
             return
-        res = subprocess.run([args.peer_python, "-c", PEER, str(src), f"{tmp}/dt", f"{tmp}/dtlogs"],
-                             capture_output=True, text=True)
+        res = subprocess.run(
+            [args.peer_python, "-c", PEER, str(src), f"{tmp}/dt", f"{tmp}/dtlogs"],
+            capture_output=True,
+            text=True,
+        )
         if res.returncode != 0:
             print("peer failed:", res.stderr[-2000:])
             return
@@ -84,7 +91,8 @@ def main() -> None:
         import pyarrow.parquet as pq
 
         peer_docs = sum(pq.read_metadata(p).num_rows for p in Path(f"{tmp}/dt").rglob("*.parquet"))
-        print(f"datatrove read+write:  {peer_docs} docs in {peer_secs:.2f} s = {peer_docs / peer_secs:,.0f} docs/s")
+        rate = peer_docs / peer_secs
+        print(f"datatrove read+write:  {peer_docs} docs in {peer_secs:.2f} s = {rate:,.0f} docs/s")
         print(f"ratio (docs/s): {(docs / secs) / (peer_docs / peer_secs):.2f}x datatrove")
 
 
