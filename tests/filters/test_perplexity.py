@@ -1,4 +1,4 @@
-"""Perplexity filter with the real bundled KenLM model (data/models/en_sample.arpa) and kenlm itself."""
+"""Perplexity filter with the real bundled KenLM model (data/models/en_sample.binary) and kenlm itself."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from pipeline.config import parse_config
 from pipeline.schema import Document
 
 REPO = Path(__file__).resolve().parents[2]
-MODEL = REPO / "data" / "models" / "en_sample.arpa"
+MODEL = REPO / "data" / "models" / "en_sample.binary"
 
 # Ordinary English prose (not from the model's training text).
 ENGLISH = [
