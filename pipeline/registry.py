@@ -14,6 +14,7 @@ STAGES: dict[str, str] = {
     "gopher_quality": "filters.gopher:GopherQualityConfig",
     "gopher_repetition": "filters.gopher:GopherRepetitionConfig",
     "c4_quality": "filters.c4:C4QualityConfig",
+    "c4_lines": "filters.c4:C4LinesConfig",
     "fineweb_quality": "filters.fineweb:FineWebQualityConfig",
     "word_blocklist": "filters.keywords:WordBlocklistConfig",
     "url_blocklist": "filters.urls:UrlBlocklistConfig",
