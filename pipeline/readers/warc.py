@@ -118,6 +118,12 @@ def _inline_http(body: bytes) -> tuple[int | None, str, str | None, bytes] | Non
     return status, ctype, charset, rest
 
 
+def _target_uri(rec: Any) -> str | None:
+    """WARC/1.0 writers may wrap the URI in angle brackets; the URL column never has them."""
+    uri = rec.headers.get("WARC-Target-URI")
+    return uri.strip().strip("<>") if uri else None
+
+
 def _record_id(rec: Any, file: InputFile) -> str:
     rid = rec.headers.get("WARC-Record-ID")
     return rid.strip("<>") if rid else f"{file.rel}#offset:{rec.stream_pos}"
@@ -134,7 +140,7 @@ def read_warc(
             yield quarantine(file, "corrupt_record", where=f"offset:{item[1]}", error=item[2])
             continue
         rec, body = item
-        doc_id, url = _record_id(rec, file), rec.headers.get("WARC-Target-URI")
+        doc_id, url = _record_id(rec, file), _target_uri(rec)
         meta = _warc_meta(rec, file)
         where = f"offset:{rec.stream_pos}"
         if len(body) < rec.content_length:
@@ -198,7 +204,7 @@ def read_wet(
             yield quarantine(file, "corrupt_record", where=f"offset:{item[1]}", error=item[2])
             continue
         rec, body = item
-        doc_id, url = _record_id(rec, file), rec.headers.get("WARC-Target-URI")
+        doc_id, url = _record_id(rec, file), _target_uri(rec)
         meta = _warc_meta(rec, file)
         where = f"offset:{rec.stream_pos}"
         if len(body) < rec.content_length:

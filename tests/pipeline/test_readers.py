@@ -162,3 +162,19 @@ def test_common_crawl_paths_listing(tmp_path: Path) -> None:
     )
     assert [f.rel for f in files] == ["crawl-data/x.jsonl"]
     assert Path(files[0].path).is_file()
+
+
+def test_warc_target_uri_in_angle_brackets_is_unwrapped(tmp_path: Path) -> None:
+    """WARC/1.0 files from some writers wrap WARC-Target-URI in <>; url must be the bare URL."""
+    html = b"<html><body><p>" + b"Hello there, this is a page. " * 20 + b"</p></body></html>"
+    http = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n" + html
+    rec = (
+        b"WARC/1.0\r\nWARC-Type: response\r\nWARC-Record-ID: <urn:uuid:00000000-0000-0000-0000-000000000001>\r\n"
+        b"WARC-Target-URI: <http://example.com/page>\r\nWARC-Date: 2024-01-01T00:00:00Z\r\n"
+        b"Content-Type: application/http; msgtype=response\r\nContent-Length: " + str(len(http)).encode()
+        + b"\r\n\r\n" + http + b"\r\n\r\n"
+    )
+    p = tmp_path / "x.warc.gz"
+    p.write_bytes(gzip.compress(rec))
+    recs = _read("warc", p, extractor="resiliparse")
+    assert [(d.url, r) for d, r in recs] == [("http://example.com/page", None)]
