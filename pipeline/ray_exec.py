@@ -65,10 +65,12 @@ def map_items(
     cfg: RayConfig,
     *,
     cpus_per_worker: float | None = None,
+    on_result: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Run `factory()(item)` for every item on a pool of Ray actors; return the small result dicts.
 
     `factory` is called once per actor (load models there). Results come back in item order.
+    `on_result`, when given, is called with each result as it arrives (progress display).
     """
     if not items:
         return []
@@ -85,4 +87,10 @@ def map_items(
         compute=ray.data.ActorPoolStrategy(size=n),
         num_cpus=cpus_per_worker or cfg.cpus_per_worker,
     )
-    return [json.loads(r["result"]) for r in ds.iter_rows()]
+    results = []
+    for row in ds.iter_rows():
+        result = json.loads(row["result"])
+        if on_result is not None:
+            on_result(result)
+        results.append(result)
+    return results

@@ -171,8 +171,11 @@ def test_warc_target_uri_in_angle_brackets_is_unwrapped(tmp_path: Path) -> None:
     rec = (
         b"WARC/1.0\r\nWARC-Type: response\r\nWARC-Record-ID: <urn:uuid:00000000-0000-0000-0000-000000000001>\r\n"
         b"WARC-Target-URI: <http://example.com/page>\r\nWARC-Date: 2024-01-01T00:00:00Z\r\n"
-        b"Content-Type: application/http; msgtype=response\r\nContent-Length: " + str(len(http)).encode()
-        + b"\r\n\r\n" + http + b"\r\n\r\n"
+        b"Content-Type: application/http; msgtype=response\r\nContent-Length: "
+        + str(len(http)).encode()
+        + b"\r\n\r\n"
+        + http
+        + b"\r\n\r\n"
     )
     p = tmp_path / "x.warc.gz"
     p.write_bytes(gzip.compress(rec))
