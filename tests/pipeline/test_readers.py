@@ -169,7 +169,8 @@ def test_warc_target_uri_in_angle_brackets_is_unwrapped(tmp_path: Path) -> None:
     html = b"<html><body><p>" + b"Hello there, this is a page. " * 20 + b"</p></body></html>"
     http = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n" + html
     rec = (
-        b"WARC/1.0\r\nWARC-Type: response\r\nWARC-Record-ID: <urn:uuid:00000000-0000-0000-0000-000000000001>\r\n"
+        b"WARC/1.0\r\nWARC-Type: response\r\n"
+        b"WARC-Record-ID: <urn:uuid:00000000-0000-0000-0000-000000000001>\r\n"
         b"WARC-Target-URI: <http://example.com/page>\r\nWARC-Date: 2024-01-01T00:00:00Z\r\n"
         b"Content-Type: application/http; msgtype=response\r\nContent-Length: "
         + str(len(http)).encode()
