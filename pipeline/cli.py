@@ -53,11 +53,12 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _write_report(run_dir: str) -> None:
+    from pipeline.report import write_report
+
     try:
-        from pipeline.report import write_report
-    except ImportError:
-        return
-    write_report(run_dir)
+        write_report(run_dir)
+    except Exception as exc:  # a report bug must not fail a run whose data is complete
+        logging.getLogger("winnow").warning("report.html was not written: %s: %s", type(exc).__name__, exc)
 
 
 def _print_summary(manifest: dict[str, Any], run_dir: str) -> None:
@@ -86,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, target in registry.COMMANDS.items():
         try:
             registry.load(target)(sub)
-        except (ImportError, AttributeError) as exc:
+        except Exception as exc:  # one broken command module must not break every other command
             sub.add_parser(name, help=f"(unavailable: {exc})").set_defaults(func=_unavailable(name, exc))
     return parser
 

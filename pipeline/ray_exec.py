@@ -35,7 +35,8 @@ def ensure_ray(cfg: RayConfig) -> None:
         ray.init(address=address, logging_level=logging.WARNING)
     else:
         ray.init(num_cpus=cfg.num_cpus, include_dashboard=False, logging_level=logging.WARNING)
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    for name in ("ray.data", "ray.data._internal.execution.streaming_executor"):
+        logging.getLogger(name).setLevel(logging.WARNING)  # winnow's own progress lines say the same
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
     ctx.execution_options.preserve_order = True

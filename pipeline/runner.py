@@ -16,8 +16,11 @@ from typing import Any
 
 import yaml
 
+from pipeline import manifest as manifest_mod
+from pipeline import progress as progress_mod
 from pipeline import storage
 from pipeline.config import Config, ConfigError
+from pipeline.ray_exec import ensure_ray, map_items
 from pipeline.readers import InputFile, expand_source, reader_for
 from pipeline.schema import Document, documents_from_table, documents_to_table, dumps, rejected_to_table
 from pipeline.shards import ShardWriter, iter_batches, load_stats, shard_done, shard_files
@@ -103,10 +106,12 @@ class ReadShard:
                 )
                 rejected.clear()
 
+        n_docs = 0
         try:
             reader = reader_for(src.format)
             records = reader(file, src, skipped) if src.format in ("warc", "wet") else reader(file, src)
             for doc, reason in records:
+                n_docs += 1
                 writer.tally.seen(READ_STAGE, file.source)
                 if reason is None:
                     writer.tally.kept(READ_STAGE, file.source)
@@ -128,7 +133,14 @@ class ReadShard:
 
             input_info.update(file_digest(file.path))
         stats = writer.finish({"inputs": [input_info], "errors": errors})
-        return {"shard": file.shard_id, "errors": len(errors), "seconds": stats["seconds"]}
+        size = input_info.get("bytes")
+        return {
+            "shard": file.shard_id,
+            "errors": len(errors),
+            "seconds": stats["seconds"],
+            "docs": n_docs,
+            "bytes": size if size is not None else storage.size(file.path),
+        }
 
 
 # ---------------------------------------------------------------- fused document stages
@@ -162,7 +174,9 @@ class DocumentShard:
         for _, cfg, step in self.steps:
             writer.tally.ensure_stage(cfg.stage_name)
             step.counters.clear()
+        n_docs = 0
         for batch in iter_batches(files, out.batch_rows):
+            n_docs += batch.num_rows
             docs = documents_from_table(batch)
             for _, cfg, step in self.steps:
                 name = cfg.stage_name
@@ -190,7 +204,12 @@ class DocumentShard:
         for _, cfg, step in self.steps:
             writer.tally.add_counters(cfg.stage_name, dict(step.counters))
         stats = writer.finish()
-        return {"shard": shard, "seconds": stats["seconds"]}
+        return {
+            "shard": shard,
+            "seconds": stats["seconds"],
+            "docs": n_docs,
+            "bytes": sum(storage.size(f) for f in files),
+        }
 
 
 def _guarded(step: DocumentStep, docs: list[Document]) -> list[str | None]:
@@ -250,8 +269,16 @@ def _pending(stage_dir: str, items: list[dict[str, Any]]) -> list[dict[str, Any]
 
 def run(config: Config, run_dir: str, *, progress: Any = None) -> dict[str, Any]:
     """Run the whole plan into `run_dir`; returns the manifest. Resumes where a previous run stopped."""
-    from pipeline import manifest as manifest_mod
-    from pipeline.ray_exec import ensure_ray, map_items
+    progress = progress if progress is not None else progress_mod.Progress()
+    progress_mod.activate(progress)
+    try:
+        return _run_plan(config, run_dir, progress)
+    finally:
+        progress_mod.activate(None)
+
+
+def _run_plan(config: Config, run_dir: str, progress: progress_mod.Progress) -> dict[str, Any]:
+    """The body of `run`: read, then each segment, then the manifest."""
 
     started = time.time()
     inputs: list[InputFile] = []
@@ -270,7 +297,8 @@ def run(config: Config, run_dir: str, *, progress: Any = None) -> dict[str, Any]
     t0 = time.time()
     todo = _pending(read_dir, [f.to_dict() for f in inputs])
     log.info("read: %d input files (%d to do)", len(inputs), len(todo))
-    map_items(todo, _factory(ReadShard, config, run_dir), config.ray)
+    with progress.stage(READ_STAGE, len(todo), sum(storage.size(it["path"]) for it in todo), "files") as sp:
+        map_items(todo, _factory(ReadShard, config, run_dir), config.ray, on_result=sp.update)
     timings[READ_STAGE] = round(time.time() - t0, 3)
     prev_dir = read_dir
 
@@ -283,8 +311,16 @@ def run(config: Config, run_dir: str, *, progress: Any = None) -> dict[str, Any]
         t0 = time.time()
         if seg.kind == "document":
             items = _pending(stage_dir, [{"shard": s, "files": f} for s, f in shards.items()])
-            log.info("%s: %d shards (%d to do)", seg.dir_name, len(shards), len(items))
-            map_items(items, _factory(DocumentShard, config, run_dir, seg), _stage_ray(config, seg.stages))
+            fused = f" (stages {seg.first_index}-{seg.index}, fused)" if len(seg.stages) > 1 else ""
+            log.info("%s%s: %d shards (%d to do)", seg.dir_name, fused, len(shards), len(items))
+            todo_bytes = sum(storage.size(f) for it in items for f in it["files"])
+            with progress.stage(seg.dir_name, len(items), todo_bytes) as sp:
+                map_items(
+                    items,
+                    _factory(DocumentShard, config, run_dir, seg),
+                    _stage_ray(config, seg.stages),
+                    on_result=sp.update,
+                )
         else:
             cfg = seg.stages[0]
             stage = cfg.build()
@@ -303,7 +339,8 @@ def run(config: Config, run_dir: str, *, progress: Any = None) -> dict[str, Any]
             )
             log.info("%s: global stage over %d shards", seg.dir_name, len(shards))
             ctx.config = config.model_copy(update={"ray": _stage_ray(config, seg.stages)})
-            stage.run(ctx)
+            with progress.stage(seg.dir_name, unit="phases"):
+                stage.run(ctx)
             storage.remove_tree(ctx.work_dir)
         timings[seg.dir_name] = round(time.time() - t0, 3)
         missing = set(shards) - set(load_stats(stage_dir))

@@ -21,6 +21,7 @@ if ! "$PY" -c "import fasttext, sys; sys.exit(0 if hasattr(fasttext, 'train_supe
 fi
 if (( want_test )); then
   bash scripts/build_kenlm.sh          # lmplz + build_binary for `winnow train-lm` (cached)
+  bash scripts/install_chromium.sh     # headless Chromium renders report.html in a test
 fi
 command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
 echo "winnow installed: $(command -v winnow || echo "$PY -m pipeline.cli")"

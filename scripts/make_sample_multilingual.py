@@ -19,7 +19,11 @@ SENTENCES_PER_DOC = 14
 def main(shared: Path, out: Path) -> None:
     docs = []
     for lang, n_docs in LANGS.items():
-        lines = [s for s in (shared / "langid/lingua_sentences" / f"{lang}.txt").read_text("utf-8").split("\n") if s]
+        lines = [
+            s
+            for s in (shared / "langid/lingua_sentences" / f"{lang}.txt").read_text("utf-8").split("\n")
+            if s
+        ]
         sep = "" if lang in ("zh", "ja") else " "
         for i in range(n_docs):
             chunk = lines[i * SENTENCES_PER_DOC : (i + 1) * SENTENCES_PER_DOC]
@@ -43,5 +47,7 @@ def main(shared: Path, out: Path) -> None:
 
 if __name__ == "__main__":
     root = Path(__file__).resolve().parents[1]
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else root.parent / "shared" / "data",
-         root / "data/sample/multilingual/lingua_docs.jsonl")
+    main(
+        Path(sys.argv[1]) if len(sys.argv) > 1 else root.parent / "shared" / "data",
+        root / "data/sample/multilingual/lingua_docs.jsonl",
+    )
