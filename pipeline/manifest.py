@@ -127,7 +127,8 @@ def write_manifest(
             stages.append(entry)
         for st in stats.values():
             errors.extend({"stage": seg.dir_name, "shard": st["shard"], **e} for e in st.get("errors", []))
-        last_dir, last_stats = stage_dir, stats
+        if any(st.get("outputs") for st in stats.values()):  # tokenize writes tokens/, not Parquet
+            last_dir, last_stats = stage_dir, stats
     outputs = [
         {
             "path": _rel(run_dir, o["path"]),

@@ -65,7 +65,7 @@ def iter_batches(files: list[str], batch_rows: int) -> Iterator[pa.RecordBatch]:
             yield from pf.iter_batches(batch_size=batch_rows)
 
 
-class _RollingParquet:
+class RollingParquet:
     """Parquet files `<prefix>-<k>.parquet` that roll over past a target size, each renamed when closed."""
 
     def __init__(self, directory: str, prefix: str, schema: pa.Schema, target_bytes: int, compression: str):
@@ -152,9 +152,9 @@ class ShardWriter:
         self.keep_rejected_text = keep_rejected_text
         self.started = time.monotonic()
         self.tally = Tally()
-        self._kept = _RollingParquet(stage_dir, f"part-{shard_id}", DOC_SCHEMA, target_bytes, compression)
+        self._kept = RollingParquet(stage_dir, f"part-{shard_id}", DOC_SCHEMA, target_bytes, compression)
         self._rejected = {
-            stage: _RollingParquet(d, f"part-{shard_id}", REJECTED_SCHEMA, target_bytes, compression)
+            stage: RollingParquet(d, f"part-{shard_id}", REJECTED_SCHEMA, target_bytes, compression)
             for stage, d in (rejected_dirs or {}).items()
         }
 
