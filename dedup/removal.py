@@ -1,0 +1,126 @@
+"""The last phase of every document-level dedup: drop the duplicates, shard by shard.
+
+Earlier phases leave a duplicate table (id -> kept id, cluster size) split into groups by shard id, so
+each input shard reads only its own group and holds only its own duplicate rows (memory ~ one shard's
+duplicates, whatever the corpus size). Kept rows go out unchanged and in input order through
+`ShardWriter`, so accounting holds: in = out + rejected, per source.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from dedup.shuffle import peak_rss_mb, read_matching, shard_group
+from pipeline import storage
+from pipeline.schema import documents_from_table, dumps, rejected_to_table
+from pipeline.shards import ShardWriter, iter_batches, shard_done
+from pipeline.step import StageContext
+
+DUP_SCHEMA = pa.schema(
+    [
+        pa.field("shard", pa.string()),
+        pa.field("id", pa.string()),
+        pa.field("kept_id", pa.string()),
+        pa.field("cluster_size", pa.int64()),
+    ]
+)
+
+
+def context_fields(ctx: StageContext) -> dict[str, Any]:
+    """The picklable part of a StageContext that phase tasks need (sent to every Ray actor)."""
+    out = ctx.config.output
+    return {
+        "stage_name": ctx.stage_name,
+        "stage_dir": ctx.stage_dir,
+        "rejected_dir": ctx.rejected_dir,
+        "work_dir": ctx.work_dir,
+        "target_bytes": out.target_shard_mb * 2**20,
+        "compression": out.compression,
+        "keep_rejected_text": out.keep_rejected_text,
+        "batch_rows": out.batch_rows,
+    }
+
+
+def all_done(ctx: StageContext) -> bool:
+    """Every input shard already has its output (a rerun after success does nothing)."""
+    return all(shard_done(ctx.stage_dir, s) for s in ctx.shards)
+
+
+def write_extra(ctx: StageContext, data: dict[str, Any]) -> None:
+    """`RUN/_extra/<stage>.json`: small per-stage figures the manifest shows under "extra"."""
+    path = storage.join(ctx.run_dir, "_extra", f"{ctx.stage_name}.json")
+    storage.atomic_write(path, (dumps(data) + "\n").encode())
+
+
+def writer_for(ctx_fields: dict[str, Any], shard: str) -> ShardWriter:
+    """A ShardWriter for one shard of this stage, configured as the runner contract says."""
+    return ShardWriter(
+        ctx_fields["stage_dir"],
+        shard,
+        target_bytes=ctx_fields["target_bytes"],
+        compression=ctx_fields["compression"],
+        rejected_dirs={ctx_fields["stage_name"]: ctx_fields["rejected_dir"]},
+        keep_rejected_text=ctx_fields["keep_rejected_text"],
+    )
+
+
+def tally_sources(writer: ShardWriter, stage: str, sources: list[str], kind: str, reason: str = "") -> None:
+    for source, n in sorted(Counter(sources).items()):
+        if kind == "seen":
+            writer.tally.seen(stage, source, n)
+        elif kind == "kept":
+            writer.tally.kept(stage, source, n)
+        else:
+            writer.tally.rejected(stage, source, reason, n)
+
+
+class RemoveDuplicates:
+    """Ray task: rewrite one input shard without its duplicates (reason + kept id in the rejected set)."""
+
+    def __init__(self, ctx_fields: dict[str, Any], dup_dir: str, groups: int, reason: str) -> None:
+        self.ctx, self.dup_dir, self.groups, self.reason = ctx_fields, dup_dir, groups, reason
+
+    def __call__(self, item: dict[str, Any]) -> dict[str, Any]:
+        stage, shard = self.ctx["stage_name"], item["shard"]
+        if shard_done(self.ctx["stage_dir"], shard):
+            return {"shard": shard, "skipped": True}
+        group = shard_group(shard, self.groups)
+        table = read_matching(self.dup_dir, group, "shard", pa.array([shard]), DUP_SCHEMA)
+        dups = {
+            i: (k, s)
+            for i, k, s in zip(
+                table.column("id").to_pylist(),
+                table.column("kept_id").to_pylist(),
+                table.column("cluster_size").to_pylist(),
+                strict=True,
+            )
+        }
+        del table
+        w = writer_for(self.ctx, shard)
+        w.tally.ensure_stage(stage)
+        removed = 0
+        try:
+            for batch in iter_batches(item["files"], self.ctx["batch_rows"]):
+                ids = batch.column("id").to_pylist()
+                drop = np.fromiter((i in dups for i in ids), dtype=bool, count=len(ids))
+                tally_sources(w, stage, batch.column("source").to_pylist(), "seen")
+                keep = batch.filter(pa.array(~drop))
+                w.write(pa.Table.from_batches([keep]))
+                tally_sources(w, stage, keep.column("source").to_pylist(), "kept")
+                if drop.any():
+                    docs = documents_from_table(batch.filter(pa.array(drop)))
+                    for d in docs:
+                        kept_id, size = dups[d.id]
+                        d.attributes[stage] = {"kept_id": kept_id, "cluster_size": size}
+                    w.reject(stage, rejected_to_table(docs, stage, [self.reason] * len(docs)))
+                    tally_sources(w, stage, [d.source for d in docs], "rejected", self.reason)
+                    removed += len(docs)
+            w.finish()
+        except BaseException:
+            w.abort()
+            raise
+        return {"shard": shard, "removed": removed, "max_rss_mb": peak_rss_mb()}
