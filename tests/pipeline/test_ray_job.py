@@ -27,6 +27,15 @@ def _free_port() -> int:
 def ray_head(tmp_path_factory):
     ray_bin = shutil.which("ray") or str(Path(sys.executable).parent / "ray")
     port, dash = _free_port(), _free_port()
+    # Own agent/metrics ports: the embedded test Ray on this machine already holds the defaults.
+    agent_ports = [
+        f"--dashboard-agent-listen-port={_free_port()}",
+        f"--dashboard-agent-grpc-port={_free_port()}",
+        f"--metrics-export-port={_free_port()}",
+        f"--runtime-env-agent-port={_free_port()}",
+        "--min-worker-port=20000",
+        "--max-worker-port=20999",
+    ]
     env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_USAGE_STATS_ENABLED": "0"}
     env.pop("RAY_ADDRESS", None)
     temp = tmp_path_factory.mktemp("rayhead")
@@ -44,6 +53,7 @@ def ray_head(tmp_path_factory):
             "--num-cpus=2",
             "--disable-usage-stats",
             f"--temp-dir={temp}",
+            *agent_ports,
         ],
         env=env,
         stdout=subprocess.DEVNULL,
