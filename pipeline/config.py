@@ -65,7 +65,14 @@ class ParquetSource(_SourceBase):
     url_field: str | None = "url"
 
 
-Source = Annotated[WarcSource | WetSource | JsonlSource | ParquetSource, Field(discriminator="format")]
+class TextSource(_SourceBase):
+    format: Literal["text"]
+    encoding: str = Field("utf-8", description="Files that do not decode are quarantined as invalid_utf8.")
+
+
+Source = Annotated[
+    WarcSource | WetSource | JsonlSource | ParquetSource | TextSource, Field(discriminator="format")
+]
 
 
 class OutputConfig(_Strict):
@@ -150,7 +157,7 @@ def _errors(err: ValidationError, prefix: tuple[Any, ...], lines: dict, file: st
     return msgs
 
 
-_TAGS = {"warc", "wet", "jsonl", "parquet"}
+_TAGS = {"warc", "wet", "jsonl", "parquet", "text"}
 
 
 def _allowed_keys(model: Any, loc: tuple[Any, ...]) -> list[str]:
@@ -161,7 +168,11 @@ def _allowed_keys(model: Any, loc: tuple[Any, ...]) -> list[str]:
             continue
         if cur is Config and part == "sources":
             return sorted(
-                {f for m in (WarcSource, WetSource, JsonlSource, ParquetSource) for f in m.model_fields}
+                {
+                    f
+                    for m in (WarcSource, WetSource, JsonlSource, ParquetSource, TextSource)
+                    for f in m.model_fields
+                }
             )
         field = getattr(cur, "model_fields", {}).get(part)
         if field is None:

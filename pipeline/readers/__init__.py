@@ -35,6 +35,10 @@ def reader_for(fmt: str) -> Reader:
         from pipeline.readers.parquet import read_parquet
 
         return read_parquet
+    if fmt == "text":
+        from pipeline.readers.text import read_text
+
+        return read_text
     raise ValueError(f"unknown format {fmt!r}")
 
 

@@ -55,14 +55,12 @@ def _glob_root(pattern: str) -> str:
     return "/".join(root) or "/"
 
 
-def _expand_pattern(pattern: str) -> list[tuple[str, str]]:
-    """(path, rel) pairs for one file, glob or listing."""
-    if pattern.endswith((".paths.gz", ".paths")):
-        return []
+def _expand_pattern(pattern: str) -> tuple[str, list[str]]:
+    """(root, paths) for one file or glob; the root is the folder that relative paths start from."""
     if not _GLOB_CHARS.search(pattern):
         if not storage.is_file(pattern):
             raise InputError(f"input path does not exist or is not a file: {pattern}")
-        return [(pattern, posixpath.basename(pattern))]
+        return posixpath.dirname(pattern), [pattern]
     root = _glob_root(pattern)
     if storage.is_uri(pattern):
         fs, inner_root = storage.filesystem(root)
@@ -77,7 +75,11 @@ def _expand_pattern(pattern: str) -> list[tuple[str, str]]:
         found = [p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p)]
     if not found:
         raise InputError(f"glob matched no files: {pattern}")
-    return [(p, posixpath.relpath(p.split("://", 1)[-1], root.split("://", 1)[-1])) for p in found]
+    return root, found
+
+
+def _strip_scheme(path: str) -> str:
+    return path.split("://", 1)[-1]
 
 
 def _glob_to_regex(pattern: str) -> str:
@@ -122,13 +124,19 @@ def _expand_listing(listing: str, prefix: str | None) -> list[tuple[str, str]]:
 def expand_source(src: Any) -> list[InputFile]:
     """All input files of a source config, sorted, de-duplicated, cut to `max_files`."""
     pairs: dict[str, str] = {}
+    globbed: list[tuple[str, list[str]]] = []
     for pattern in src.paths:
         if pattern.endswith((".paths.gz", ".paths")):
-            found = _expand_listing(pattern, src.listing_prefix)
+            for path, rel in _expand_listing(pattern, src.listing_prefix):
+                pairs.setdefault(path, rel)
         else:
-            found = _expand_pattern(pattern)
-        for path, rel in found:
-            pairs.setdefault(path, rel)
+            globbed.append(_expand_pattern(pattern))
+    if globbed:
+        # Relative to the folder all patterns share, so files from different globs never collide.
+        common = posixpath.commonpath([_strip_scheme(root) for root, _ in globbed])
+        for _, paths in globbed:
+            for path in paths:
+                pairs.setdefault(path, posixpath.relpath(_strip_scheme(path), common))
     items = sorted(pairs.items(), key=lambda kv: (kv[1], kv[0]))
     if src.max_files:
         items = items[: src.max_files]

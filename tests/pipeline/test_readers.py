@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 import zstandard
 
-from pipeline.config import JsonlSource, ParquetSource, WarcSource, WetSource
+from pipeline.config import JsonlSource, ParquetSource, TextSource, WarcSource, WetSource
 from pipeline.readers import InputError, InputFile, expand_source, reader_for
 from pipeline.readers.inputs import shard_id_for
 
@@ -20,9 +20,14 @@ SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 
 
 def _read(fmt: str, path: Path, **kw) -> list:
-    cfg = {"warc": WarcSource, "wet": WetSource, "jsonl": JsonlSource, "parquet": ParquetSource}[fmt](
-        name="s", format=fmt, paths=[str(path)], **kw
-    )
+    kinds = {
+        "warc": WarcSource,
+        "wet": WetSource,
+        "jsonl": JsonlSource,
+        "parquet": ParquetSource,
+        "text": TextSource,
+    }
+    cfg = kinds[fmt](name="s", format=fmt, paths=[str(path)], **kw)
     return list(reader_for(fmt)(InputFile("s", str(path), path.name, "x"), cfg))
 
 
@@ -182,3 +187,12 @@ def test_warc_target_uri_in_angle_brackets_is_unwrapped(tmp_path: Path) -> None:
     p.write_bytes(gzip.compress(rec))
     recs = _read("warc", p, extractor="resiliparse")
     assert [(d.url, r) for d, r in recs] == [("http://example.com/page", None)]
+
+
+def test_text_files_are_one_document_each(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text("def f():\n    return 1\n")
+    (tmp_path / "bad.txt").write_bytes(b"caf\xe9")
+    (tmp_path / "empty.txt").write_text("  \n")
+    assert [(d.id, r) for d, r in _read("text", tmp_path / "a.py")] == [("a.py", None)]
+    assert [r for _, r in _read("text", tmp_path / "bad.txt")] == ["invalid_utf8"]
+    assert [r for _, r in _read("text", tmp_path / "empty.txt")] == ["empty_text"]
