@@ -52,6 +52,15 @@ _TEL_BEFORE_RE = re.compile(
     r"(?:t[eé]l|phone|fax|call|mobile|cell|desk|contact|whatsapp|sms|电话|手机|致电|热线|联系|☎|📞)",
     re.IGNORECASE,
 )
+# Strong context: a phone word right before ("Phone: ", "call me at ", "messages to ") or a phone label
+# right after ("-Office", " fax"). With it, a phone-shaped number counts even when libphonenumber cannot
+# validate it for the configured regions (local numbers without area code, foreign national formats).
+_TEL_RIGHT_BEFORE_RE = re.compile(
+    r"(?:t[eé]l(?:ephone)?|phone|fax|mobile|cell|desk|call(?: me)?(?: on| at)?|reach(?: me)? at|"
+    r"answering at|messages? to|text(?: me)? at|whatsapp|电话|手机|致电|热线)\.?[:：]?\s{0,3}\(?$",
+    re.IGNORECASE,
+)
+_TEL_AFTER_RE = re.compile(r"[ \u00a0]?[-–(]?[ \u00a0]?(?:office|fax|mobile|cell|home|work)\b", re.IGNORECASE)
 
 # Regions whose national prefix is optional when writing a national number (NANPA's leading "1").
 _OPTIONAL_PREFIX = {"US", "CA"}
@@ -155,6 +164,13 @@ def is_phone(cand: str, regions: tuple[str, ...], context: bool = True) -> bool:
     return _valid_national(core, digits, regions, bare_needs_mobile=not context and digits == core)
 
 
+def _phone_shaped(cand: str) -> bool:
+    """7-15 digits in phone-like groups (not a date, version, ISBN or lottery row)."""
+    core = _EXT_RE.sub("", cand)
+    digits = _digits(core)
+    return len(digits) <= 15 and _plausible_shape(core, digits)
+
+
 def find_phones(text: str, regions: tuple[str, ...] = ("US", "GB", "CN", "DE", "FR")) -> list[Span]:
     """All phone numbers in `text` that are valid international numbers or national numbers of `regions`."""
     spans = []
@@ -174,6 +190,7 @@ def find_phones(text: str, regions: tuple[str, ...] = ("US", "GB", "CN", "DE", "
                 continue
             if _LABEL_BEFORE_RE.search(before):
                 continue
-        if is_phone(cand, regions, context=tel):
+        strong = _TEL_RIGHT_BEFORE_RE.search(before) is not None or _TEL_AFTER_RE.match(text, end) is not None
+        if is_phone(cand, regions, context=tel) or (strong and _phone_shaped(cand)):
             spans.append(Span(start, end, "phone"))
     return spans

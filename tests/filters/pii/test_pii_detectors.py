@@ -281,3 +281,13 @@ def test_many_spans_and_pathological_inputs_stay_fast_enough() -> None:
 def test_url_glued_to_chinese_does_not_hide_later_pii() -> None:
     text = "详见http://example.com/a/b电话13800138000"
     assert found(text) == [("phone", "13800138000")]
+
+
+def test_phone_word_right_before_accepts_numbers_libphonenumber_cannot_validate() -> None:
+    """Presidio-style context: a local number after "Phone:" is a phone; the same digits in prose are not."""
+    from filters.pii.phones import find_phones
+
+    assert [s.kind for s in find_phones("Personal Info:\nPhone:\n467 3395\n")] == ["phone"]
+    assert [s.kind for s in find_phones("Desk: 0490 39 07 81 | 930.167.3943 fax")] == ["phone", "phone"]
+    assert find_phones("The code 467 3395 was printed on the box.") == []
+    assert find_phones("Phone: 2023-07-21") == []
