@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipeline import storage
 from pipeline.schema import REJECTED_SCHEMA, documents_from_table, dumps, rejected_to_table
-from pipeline.shards import Tally, RollingParquet, iter_batches, shard_done, write_stats
+from pipeline.shards import RollingParquet, Tally, iter_batches, shard_done, write_stats
 from pipeline.step import ConfigPath, GlobalStage, StageConfig, StageContext
 from tokenization import blend, megatron, mixture
 
