@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import fcntl
 import glob
-import gzip
 import hashlib
-import io
 import json
 import os
 import re
@@ -33,6 +31,7 @@ import regex
 import xxhash
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipeline.readers.records import iter_records
 from pipeline.schema import Document
 from pipeline.step import ConfigPath, DocumentStep, StageConfig
 
@@ -207,31 +206,10 @@ def _field_texts(record: dict[str, Any], field: str, where: str) -> list[str]:
 
 def iter_eval_examples(files: list[str], fields: list[str]) -> Iterator[list[str]]:
     """Yield, per example in file order, the texts of its fields (streamed, never all in memory)."""
+    top = sorted({f.split(".")[0] for f in fields})
     for path in files:
-        if path.endswith(".parquet"):
-            import pyarrow.parquet as pq
-
-            top = sorted({f.split(".")[0] for f in fields})
-            pf = pq.ParquetFile(path)
-            missing = [c for c in top if c not in pf.schema_arrow.names]
-            if missing:
-                raise ValueError(f"{path}: no column {missing} (columns: {', '.join(pf.schema_arrow.names)})")
-            row = 0
-            for batch in pf.iter_batches(columns=top, batch_size=4096):
-                for record in batch.to_pylist():
-                    row += 1
-                    yield [t for f in fields for t in _field_texts(record, f, f"{path} row {row}")]
-            continue
-        opener = gzip.open if path.endswith(".gz") else open
-        with opener(path, "rb") as raw, io.TextIOWrapper(raw, encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise ValueError(f"{path}:{lineno}: not valid JSON: {exc}") from exc
-                yield [t for f in fields for t in _field_texts(record, f, f"{path}:{lineno}")]
+        for where, record in iter_records(path, top):
+            yield [t for f in fields for t in _field_texts(record, f, where)]
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -12,9 +12,7 @@ import argparse
 import contextlib
 import ctypes
 import ctypes.util
-import gzip
 import hashlib
-import io
 import json
 import math
 import os
@@ -26,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from filters.classifier import card_path, fasttext_text
+from pipeline.readers.records import iter_records
 
 FIX_FASTTEXT = "pip install --force-reinstall --no-deps fasttext"
 
@@ -71,31 +70,11 @@ def zeroed_allocations() -> Iterator[bool]:
 
 def iter_texts(path: str, text_field: str) -> Iterator[str]:
     """Texts of a JSONL (.jsonl/.json, optionally .gz) or Parquet file, streamed."""
-    if path.endswith(".parquet"):
-        import pyarrow.parquet as pq
-
-        pf = pq.ParquetFile(path)
-        if text_field not in pf.schema_arrow.names:
-            names = ", ".join(pf.schema_arrow.names)
-            raise ValueError(f"{path}: no column '{text_field}' (columns: {names}); use --text-field")
-        for batch in pf.iter_batches(columns=[text_field], batch_size=4096):
-            for value in batch.column(0).to_pylist():
-                if value is not None:
-                    yield str(value)
-        return
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as raw, io.TextIOWrapper(raw, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{lineno}: not valid JSON: {exc}") from exc
-            if not isinstance(record, dict) or text_field not in record:
-                raise ValueError(f"{path}:{lineno}: no field '{text_field}'; use --text-field")
-            if isinstance(record[text_field], str):
-                yield record[text_field]
+    for where, record in iter_records(path, [text_field], hint="; use --text-field"):
+        if not isinstance(record, dict) or text_field not in record:
+            raise ValueError(f"{where}: no field '{text_field}'; use --text-field")
+        if isinstance(record[text_field], str):
+            yield record[text_field]
 
 
 def file_sha256(path: str) -> str:
