@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import IO, Any
 
 from fastwarc.warc import ArchiveIterator, WarcRecordType
@@ -129,32 +130,61 @@ def _record_id(rec: Any, file: InputFile) -> str:
     return rid.strip("<>") if rid else f"{file.rel}#offset:{rec.stream_pos}"
 
 
+@dataclass
+class _Whole:
+    """A record whose body arrived complete, with what every document made from it needs."""
+
+    body: bytes
+    doc_id: str
+    url: str | None
+    meta: dict[str, Any]
+    where: str
+    content_type: str  # the WARC header's, before any HTTP headers are split off the body
+
+
+def _whole_records(
+    file: InputFile, record_types: WarcRecordType, parse_http: bool, skipped: Counter
+) -> Iterator[_Whole | tuple[Document, str]]:
+    """Complete records, or quarantined rows for corrupt gzip regions and truncated records."""
+    for item in _records(file, record_types, parse_http, skipped):
+        if item[0] == "error":
+            yield quarantine(file, "corrupt_record", where=f"offset:{item[1]}", error=item[2])
+            continue
+        rec, body = item
+        whole = _Whole(
+            body,
+            _record_id(rec, file),
+            _target_uri(rec),
+            _warc_meta(rec, file),
+            f"offset:{rec.stream_pos}",
+            rec.headers.get("Content-Type") or "",
+        )
+        if len(body) < rec.content_length:
+            yield quarantine(
+                file,
+                "truncated_record",
+                where=whole.where,
+                doc_id=whole.doc_id,
+                url=whole.url,
+                metadata=whole.meta,
+                error=f"body has {len(body)} of {rec.content_length} bytes",
+            )
+            continue
+        yield whole
+
+
 def read_warc(
     file: InputFile, cfg: Any, skipped: Counter | None = None
 ) -> Iterator[tuple[Document, str | None]]:
     """HTML response records to text documents (id = WARC-Record-ID)."""
     skipped = skipped if skipped is not None else Counter()
     types = WarcRecordType.response | WarcRecordType.resource
-    for item in _records(file, types, False, skipped):
-        if item[0] == "error":
-            yield quarantine(file, "corrupt_record", where=f"offset:{item[1]}", error=item[2])
+    for item in _whole_records(file, types, False, skipped):
+        if isinstance(item, tuple):
+            yield item
             continue
-        rec, body = item
-        doc_id, url = _record_id(rec, file), _target_uri(rec)
-        meta = _warc_meta(rec, file)
-        where = f"offset:{rec.stream_pos}"
-        if len(body) < rec.content_length:
-            yield quarantine(
-                file,
-                "truncated_record",
-                where=where,
-                doc_id=doc_id,
-                url=url,
-                metadata=meta,
-                error=f"body has {len(body)} of {rec.content_length} bytes",
-            )
-            continue
-        status, ctype, charset = None, rec.headers.get("Content-Type") or "", None
+        body, doc_id, url, meta, where = item.body, item.doc_id, item.url, item.meta, item.where
+        status, ctype, charset = None, item.content_type, None
         http = _inline_http(body)
         if http is not None:
             status, ctype, charset, body = http
@@ -199,25 +229,11 @@ def read_wet(
 ) -> Iterator[tuple[Document, str | None]]:
     """WET conversion records (already text) to documents (id = the record's WARC-Record-ID)."""
     skipped = skipped if skipped is not None else Counter()
-    for item in _records(file, WarcRecordType.conversion, False, skipped):
-        if item[0] == "error":
-            yield quarantine(file, "corrupt_record", where=f"offset:{item[1]}", error=item[2])
+    for item in _whole_records(file, WarcRecordType.conversion, False, skipped):
+        if isinstance(item, tuple):
+            yield item
             continue
-        rec, body = item
-        doc_id, url = _record_id(rec, file), _target_uri(rec)
-        meta = _warc_meta(rec, file)
-        where = f"offset:{rec.stream_pos}"
-        if len(body) < rec.content_length:
-            yield quarantine(
-                file,
-                "truncated_record",
-                where=where,
-                doc_id=doc_id,
-                url=url,
-                metadata=meta,
-                error=f"body has {len(body)} of {rec.content_length} bytes",
-            )
-            continue
+        body, doc_id, url, meta, where = item.body, item.doc_id, item.url, item.meta, item.where
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError as exc:
