@@ -32,7 +32,7 @@ COMMANDS: dict[str, str] = {
     "run": "pipeline.cli:register_run",
     "validate": "pipeline.cli:register_validate",
     "report": "pipeline.report:register",
-    "inspect": "pipeline.inspect:register",
+    "inspect": "pipeline.sampling:register",
     "train-lm": "filters.kenlm_train:register",
     "train-tokenizer": "tokenization.train:register",
     "check-megatron": "tokenization.megatron:register_check",

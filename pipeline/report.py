@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline import storage
-from pipeline.inspect import fetch_rows, iter_file_batches, parquet_files, sample_key
+from pipeline.sampling import fetch_rows, iter_file_batches, parquet_files, sample_key
 
 log = logging.getLogger("winnow")
 

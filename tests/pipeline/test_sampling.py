@@ -14,7 +14,7 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.config import parse_config
-from pipeline.inspect import inspect_stage, parquet_files, sample_key, sample_rows
+from pipeline.sampling import inspect_stage, parquet_files, sample_key, sample_rows
 from pipeline.schema import documents_from_table
 
 REPO = Path(__file__).resolve().parents[2]
@@ -108,7 +108,7 @@ def test_terminal_output_is_readable(run_dir: Path) -> None:
     assert sum(1 for line in lines if line.startswith("source:")) == 2
     assert any(line.startswith("  │ ") for line in lines)
     assert "showing the first 200" in out or "chars):" in out
-    from pipeline.inspect import _cells
+    from pipeline.sampling import _cells
 
     for line in lines[3:]:  # every document line fits the width (CJK counts double)
         assert sum(_cells(ch) for ch in line) <= 80 + 4, line
