@@ -177,14 +177,16 @@ class ExactDedup(GlobalStage):
         storage.remove_tree(ctx.work_dir)
         start = time.monotonic()
         shard_items = [{"shard": s, "files": f} for s, f in shards]
-        hashed = map_items(shard_items, functools.partial(_Hash, p), ray_cfg)
+        hashed = map_items(shard_items, functools.partial(_Hash, p), ray_cfg, stateful=False)
         t_hash = time.monotonic()
-        grouped = map_items([{"partition": i} for i in range(parts)], functools.partial(_Group, p), ray_cfg)
+        grouped = map_items(
+            [{"partition": i} for i in range(parts)], functools.partial(_Group, p), ray_cfg, stateful=False
+        )
         t_group = time.monotonic()
         remover = functools.partial(
             RemoveDuplicates, fields, storage.join(ctx.work_dir, "dup"), parts, "exact_duplicate"
         )
-        removed = sum(r.get("removed", 0) for r in map_items(shard_items, remover, ray_cfg))
+        removed = sum(r.get("removed", 0) for r in map_items(shard_items, remover, ray_cfg, stateful=False))
         histogram: Counter[int] = Counter()
         for res in grouped:
             histogram.update({int(k): v for k, v in res["histogram"].items()})

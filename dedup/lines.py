@@ -238,11 +238,13 @@ class LineDedup(GlobalStage):
         storage.remove_tree(ctx.work_dir)
         start = time.monotonic()
         shard_items = [{"shard": s, "files": f} for s, f in shards]
-        counted = map_items(shard_items, functools.partial(_Count, p), ray_cfg)
+        counted = map_items(shard_items, functools.partial(_Count, p), ray_cfg, stateful=False)
         t_count = time.monotonic()
-        freq = map_items([{"partition": i} for i in range(parts)], functools.partial(_Frequent, p), ray_cfg)
+        freq = map_items(
+            [{"partition": i} for i in range(parts)], functools.partial(_Frequent, p), ray_cfg, stateful=False
+        )
         t_freq = time.monotonic()
-        rewritten = map_items(shard_items, functools.partial(_Rewrite, fields, p), ray_cfg)
+        rewritten = map_items(shard_items, functools.partial(_Rewrite, fields, p), ray_cfg, stateful=False)
         totals: Counter[str] = Counter()
         for r in rewritten:
             totals.update({k: v for k, v in r.items() if isinstance(v, int) and not isinstance(v, bool)})

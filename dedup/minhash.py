@@ -551,7 +551,7 @@ class MinHashDedup(GlobalStage):
 
         def run_phase(name: str, cls: type, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
             start = time.monotonic()
-            results = map_items(items, functools.partial(_Measured, cls, p), ray_cfg)
+            results = map_items(items, functools.partial(_Measured, cls, p), ray_cfg, stateful=False)
             summary = phases.setdefault(name, {"seconds": 0.0, "tasks": 0})
             summary["seconds"] = round(summary["seconds"] + time.monotonic() - start, 3)
             summary["tasks"] += len(items)
@@ -591,7 +591,7 @@ class MinHashDedup(GlobalStage):
             RemoveDuplicates, fields, storage.join(ctx.work_dir, "dup"), parts, "near_duplicate"
         )
         start = time.monotonic()
-        results = map_items([{"shard": s, "files": f} for s, f in shards], remover, ray_cfg)
+        results = map_items([{"shard": s, "files": f} for s, f in shards], remover, ray_cfg, stateful=False)
         removed = sum(r.get("removed", 0) for r in results)
         phases["remove"] = {
             "seconds": round(time.monotonic() - start, 3),

@@ -83,6 +83,7 @@ def _print_summary(manifest: dict[str, Any], run_dir: str) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="winnow", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("--version", action="version", version=f"winnow {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, target in registry.COMMANDS.items():
         try:
@@ -90,6 +91,15 @@ def build_parser() -> argparse.ArgumentParser:
         except Exception as exc:  # one broken command module must not break every other command
             sub.add_parser(name, help=f"(unavailable: {exc})").set_defaults(func=_unavailable(name, exc))
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("winnow")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def _unavailable(name: str, exc: Exception) -> Any:

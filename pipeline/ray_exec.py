@@ -1,19 +1,22 @@
 """Running work on Ray Data: embedded local Ray by default, a cluster when one is given.
 
-Work items are small descriptors (a shard id and its files, a partition number...). Ray Data maps an
-actor pool over them, so models load once per actor; each actor does the heavy I/O itself, streaming
-Parquet in and out, and returns only a small summary row. Nothing the size of the corpus reaches the
-driver.
+Work items are small descriptors (a shard id and its files, a partition number...). Ray Data maps
+tasks over them; models load once per Ray worker process (cached between tasks), and each task does
+the heavy I/O itself, streaming Parquet in and out, and returns only a small summary row. Nothing the
+size of the corpus reaches the driver.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+import cloudpickle
 import pyarrow as pa
 
 from pipeline.config import RayConfig
@@ -27,19 +30,33 @@ def ensure_ray(cfg: RayConfig) -> None:
 
     if ray.is_initialized():
         return
-    os.environ.setdefault("RAY_DATA_DISABLE_PROGRESS_BARS", "1")
     for name in ("ray", "ray.data"):
         logging.getLogger(name).setLevel(logging.WARNING)
     address = cfg.address or os.environ.get("RAY_ADDRESS")
     if address:
         ray.init(address=address, logging_level=logging.WARNING)
     else:
+        # Token auth stays on (Ray's default); its notice that it is on is not a problem to report.
+        logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
         ray.init(num_cpus=cfg.num_cpus, include_dashboard=False, logging_level=logging.WARNING)
+        _private_token_file()
+    # winnow prints its own progress lines, so Ray Data's notice that its bars are off is noise.
+    logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
     for name in ("ray.data", "ray.data._internal.execution.streaming_executor"):
         logging.getLogger(name).setLevel(logging.WARNING)  # winnow's own progress lines say the same
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
     ctx.execution_options.preserve_order = True
+
+
+def _private_token_file() -> None:
+    """Ray writes ~/.ray/auth_token world-readable; the token grants the cluster, so keep it 0600."""
+    token = os.path.join(os.path.expanduser("~"), ".ray", "auth_token")
+    try:
+        if os.path.exists(token) and os.stat(token).st_mode & 0o077:
+            os.chmod(token, 0o600)
+    except OSError as exc:
+        log.warning("could not make %s private: %s", token, exc)
 
 
 def worker_count(cfg: RayConfig, n_items: int) -> int:
@@ -49,15 +66,42 @@ def worker_count(cfg: RayConfig, n_items: int) -> int:
     return max(1, min(want, n_items))
 
 
-class _Adapter:
-    """Wraps a per-item callable class so Ray Data can call it on a pyarrow batch of descriptors."""
+Factory = Callable[[], Callable[[dict[str, Any]], dict[str, Any]]]
 
-    def __init__(self, factory: Callable[[], Callable[[dict[str, Any]], dict[str, Any]]]) -> None:
-        self.fn = factory()
 
-    def __call__(self, batch: pa.Table) -> pa.Table:
-        results = [json.dumps(self.fn(json.loads(item))) for item in batch.column("item").to_pylist()]
-        return pa.table({"result": pa.array(results, pa.string())})
+def _apply(fn: Callable[[dict[str, Any]], dict[str, Any]], batch: pa.Table) -> pa.Table:
+    results = [json.dumps(fn(json.loads(item))) for item in batch.column("item").to_pylist()]
+    return pa.table({"result": pa.array(results, pa.string())})
+
+
+_BUILT: OrderedDict[str, Callable[[dict[str, Any]], dict[str, Any]]] = OrderedDict()
+_BUILT_MAX = 4
+
+
+def _built(key: str, factory: Factory) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """The per-item callable of `factory`, built once per Ray worker process and reused by later tasks.
+
+    Ray keeps its worker processes alive between tasks, so models load once per process, as in an actor,
+    without an actor pool to start for every stage and phase (seconds each on a small run).
+    """
+    fn = _BUILT.get(key)
+    if fn is None:
+        fn = factory()
+        _BUILT[key] = fn
+        while len(_BUILT) > _BUILT_MAX:
+            _BUILT.popitem(last=False)
+    else:
+        _BUILT.move_to_end(key)
+    return fn
+
+
+def _task_fn(factory: Factory, stateful: bool) -> Callable[[pa.Table], pa.Table]:
+    key = hashlib.sha256(cloudpickle.dumps(factory)).hexdigest() if stateful else ""
+
+    def run(batch: pa.Table) -> pa.Table:
+        return _apply(_built(key, factory) if stateful else factory(), batch)
+
+    return run
 
 
 def map_items(
@@ -66,12 +110,15 @@ def map_items(
     cfg: RayConfig,
     *,
     cpus_per_worker: float | None = None,
+    stateful: bool = True,
     on_result: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Run `factory()(item)` for every item on a pool of Ray actors; return the small result dicts.
+    """Run `factory()(item)` for every item as Ray Data tasks, at most N at once; return the result dicts.
 
-    `factory` is called once per actor (load models there). Results come back in item order.
-    `on_result`, when given, is called with each result as it arrives (progress display).
+    With `stateful` (the default) `factory()` runs once per worker process and its result is reused
+    by every later task there (load models in it); `stateful=False` builds it per item (cheap factories
+    that must not share state). Results come back in item order. `on_result`, when given, is called
+    with each result as it arrives (progress display).
     """
     if not items:
         return []
@@ -80,13 +127,13 @@ def map_items(
     ensure_ray(cfg)
     n = worker_count(cfg, len(items))
     ds = ray.data.from_items([{"item": json.dumps(it)} for it in items], override_num_blocks=len(items))
+    cpus = cpus_per_worker or cfg.cpus_per_worker
     ds = ds.map_batches(
-        _Adapter,
-        fn_constructor_kwargs={"factory": factory},
+        _task_fn(factory, stateful),
         batch_size=1,
         batch_format="pyarrow",
-        compute=ray.data.ActorPoolStrategy(size=n),
-        num_cpus=cpus_per_worker or cfg.cpus_per_worker,
+        compute=ray.data.TaskPoolStrategy(size=n),
+        num_cpus=cpus,
     )
     results = []
     for row in ds.iter_rows():

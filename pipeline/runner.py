@@ -298,7 +298,9 @@ def _run_plan(config: Config, run_dir: str, progress: progress_mod.Progress) -> 
     todo = _pending(read_dir, [f.to_dict() for f in inputs])
     log.info("read: %d input files (%d to do)", len(inputs), len(todo))
     with progress.stage(READ_STAGE, len(todo), sum(storage.size(it["path"]) for it in todo), "files") as sp:
-        map_items(todo, _factory(ReadShard, config, run_dir), config.ray, on_result=sp.update)
+        map_items(
+            todo, _factory(ReadShard, config, run_dir), config.ray, stateful=False, on_result=sp.update
+        )
     timings[READ_STAGE] = round(time.time() - t0, 3)
     prev_dir = read_dir
 

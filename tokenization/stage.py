@@ -387,12 +387,14 @@ class TokenizeStage(GlobalStage):
         if budgets:
             todo = [{"shard": s, "files": f} for s, f in shards.items()
                     if not os.path.isfile(_summary_path(ctx.work_dir, s))]
-            map_items(todo, tokenize, run_cfg.ray)
+            map_items(todo, tokenize, run_cfg.ray, stateful=False)
         else:
             todo = [{"shard": s, "files": f, "plans": plans, "bounds": list(bounds)}
                     for s, f in shards.items()
                     if not shard_done(ctx.stage_dir, s) or not os.path.isfile(_summary_path(ctx.work_dir, s))]
-            map_items(todo, functools.partial(TokenizeAndAccount, tokenize, account), run_cfg.ray)
+            map_items(
+                todo, functools.partial(TokenizeAndAccount, tokenize, account), run_cfg.ray, stateful=False
+            )
         summaries = {}
         for s in shards:
             with open(_summary_path(ctx.work_dir, s), encoding="utf-8") as f:
@@ -415,7 +417,9 @@ class TokenizeStage(GlobalStage):
         budget_items = [{"source": src, "shards": totals[src]["shards"], "budget": budget,
                          "total": totals[src]["tokens"]}
                         for src, budget in sorted(budgets.items()) if src in totals]
-        for r in map_items(budget_items, functools.partial(_PlanFn, ctx.work_dir), run_cfg.ray):
+        for r in map_items(
+            budget_items, functools.partial(_PlanFn, ctx.work_dir), run_cfg.ray, stateful=False
+        ):
             plans[r["source"]] = (r["whole"], r["threshold"])
 
         # 3. accounting and rejected rows, per shard (already done in pass 1 without budgets)
@@ -424,7 +428,7 @@ class TokenizeStage(GlobalStage):
             for s, f in shards.items()
             if not shard_done(ctx.stage_dir, s)
         ]
-        map_items(acct, account, run_cfg.ray)
+        map_items(acct, account, run_cfg.ray, stateful=False)
 
         # 4. one dataset per source and split
         active = [k for k, name in enumerate(mixture.SPLITS) if cfg.split.get(name, 0) > 0]
@@ -439,7 +443,7 @@ class TokenizeStage(GlobalStage):
                 merges.append({"source": src, "split": k, "plan": list(plans[src]), "bounds": list(bounds),
                                "shards": t["shards"], "dtype": info["dtype"],
                                "prefix": os.path.join(tokens_dir, f"{stem}_text_document")})
-        results = map_items(merges, functools.partial(_MergeFn, ctx.work_dir), run_cfg.ray)
+        results = map_items(merges, functools.partial(_MergeFn, ctx.work_dir), run_cfg.ray, stateful=False)
         self._finish(ctx, info, seed, totals, plans, weights, merges, results, tokens_dir, inputs_key)
 
     @staticmethod
