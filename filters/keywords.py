@@ -20,17 +20,17 @@ from __future__ import annotations
 import os
 import unicodedata
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any, Literal
 
 import ahocorasick
 import regex
 from pydantic import Field, model_validator
 
+from pipeline import bundle
 from pipeline.schema import Document
 from pipeline.step import ConfigPath, DocumentStep, StageConfig
 
-BUNDLED_LISTS = Path(__file__).resolve().parents[1] / "data" / "blocklists" / "ldnoobw"
+BUNDLED_LISTS = bundle.data_dir() / "blocklists" / "ldnoobw"
 """The LDNOOBW lists shipped with winnow (CC-BY-4.0, licence beside them)."""
 
 _NOT_A_LIST = {"LICENSE", "README", "NOTICE", "USERS"}

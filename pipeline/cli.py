@@ -14,7 +14,7 @@ from pipeline.config import ConfigError, load_config
 
 def register_run(subparsers: Any) -> None:
     p = subparsers.add_parser("run", help="run a config: read, filter, dedup, PII, tokenize, report")
-    p.add_argument("config", help="YAML config file")
+    p.add_argument("config", help="YAML config file, or a bundled config by name (sample, cc_english, ...)")
     p.add_argument("--output", "-o", required=True, help="run directory (local path or s3://... URI)")
     p.add_argument("--workers", type=int, help="actors per stage (overrides ray.num_workers)")
     p.add_argument("--no-report", action="store_true", help="skip report.html")

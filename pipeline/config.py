@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import logging
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -16,7 +17,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pipeline import registry
+from pipeline import bundle, registry
 from pipeline.schema import dumps
 from pipeline.step import ConfigPath, StageConfig
 
@@ -238,8 +239,16 @@ def _parse_stage(
 
 
 def load_config(path: str | os.PathLike[str]) -> Config:
-    """Read and validate a YAML config file."""
+    """Read and validate a YAML config file, or a bundled config named by `path` when no such file exists.
+
+    The fallback is what lets an installed winnow run `winnow run configs/sample.yaml` from any folder.
+    """
     p = Path(path)
     if not p.is_file():
-        raise ConfigError(f"{p}: no such config file")
+        bundled = bundle.find_config(str(path))
+        if bundled is None:
+            names = ", ".join(bundle.config_names())
+            raise ConfigError(f"{p}: no such config file (bundled configs: {names})")
+        logging.getLogger("winnow").info("%s is not a file here: using winnow's bundled %s", p, bundled)
+        p = bundled
     return parse_config(p.read_text(encoding="utf-8"), file=str(p), base_dir=str(p.resolve().parent))

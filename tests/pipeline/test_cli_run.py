@@ -1,6 +1,5 @@
-"""The main job as a user runs it: `winnow run configs/sample.yaml` in a fresh process, own embedded Ray.
-
-What it prints is part of the product: winnow's own lines only, no Ray internals that read as failures.
+"""The command line as a user starts it, in a fresh process. (The main job from an installed wheel, and
+its stderr, are tested in test_wheel.py.)
 """
 
 from __future__ import annotations
@@ -10,28 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[2]
 WINNOW = [sys.executable, "-m", "pipeline.cli"]
 RAY_INTERNALS = re.compile(r"core_worker|gcs_server|raylet|gcs_client|Token authentication|Progress bars")
-
-
-@pytest.mark.slow
-def test_sample_job_prints_only_winnow_lines(tmp_path: Path) -> None:
-    out = tmp_path / "run"
-    proc = subprocess.run(
-        [*WINNOW, "run", "configs/sample.yaml", "--output", str(out), "--no-report"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    noisy = [line for line in proc.stderr.splitlines() if RAY_INTERNALS.search(line)]
-    assert not noisy, "\n".join(noisy)
-    assert "counts add up: yes; errors: 0" in proc.stdout
-    assert (out / "tokens" / "web_en_text_document.bin").is_file()
 
 
 def test_version_and_help() -> None:
