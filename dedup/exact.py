@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import json
-import time
 from collections import Counter
 from typing import Any, ClassVar, Literal
 
@@ -33,6 +32,7 @@ from dedup.shuffle import (
     write_partitioned,
 )
 from pipeline import storage
+from pipeline.phases import PhaseRunner
 from pipeline.shards import iter_batches
 from pipeline.step import GlobalStage, StageConfig, StageContext
 
@@ -151,14 +151,12 @@ class ExactDedup(GlobalStage):
         self.name = cfg.stage_name
 
     def run(self, ctx: StageContext) -> None:
-        from pipeline.ray_exec import map_items
-
         if not ctx.shards:
             write_extra(ctx, {"documents": 0, "removed": 0, "clusters": 0, "cluster_size_histogram": {}})
             return
         if all_done(ctx):
             return
-        cfg, ray_cfg = self.cfg, ctx.config.ray
+        cfg = self.cfg
         shards = sorted(ctx.shards.items())
         total = count_rows(f for _, files in shards for f in files)
         parts = choose_partitions(total, cfg.rows_per_partition, cfg.partitions)
@@ -174,19 +172,14 @@ class ExactDedup(GlobalStage):
             "date_field": cfg.date_field,
             "batch_rows": fields["batch_rows"],
         }
-        storage.remove_tree(ctx.work_dir)
-        start = time.monotonic()
+        phases = PhaseRunner(ctx, p, 3)
         shard_items = [{"shard": s, "files": f} for s, f in shards]
-        hashed = map_items(shard_items, functools.partial(_Hash, p), ray_cfg, stateful=False)
-        t_hash = time.monotonic()
-        grouped = map_items(
-            [{"partition": i} for i in range(parts)], functools.partial(_Group, p), ray_cfg, stateful=False
-        )
-        t_group = time.monotonic()
+        phases.run("hash", shard_items, functools.partial(_Hash, p))
+        grouped = phases.run("group", [{"partition": i} for i in range(parts)], functools.partial(_Group, p))
         remover = functools.partial(
             RemoveDuplicates, fields, storage.join(ctx.work_dir, "dup"), parts, "exact_duplicate"
         )
-        removed = sum(r.get("removed", 0) for r in map_items(shard_items, remover, ray_cfg, stateful=False))
+        removed = sum(r.get("removed", 0) for r in phases.run("remove", shard_items, remover))
         histogram: Counter[int] = Counter()
         for res in grouped:
             histogram.update({int(k): v for k, v in res["histogram"].items()})
@@ -198,18 +191,6 @@ class ExactDedup(GlobalStage):
                 "removed": removed,
                 "clusters": sum(histogram.values()),
                 "cluster_size_histogram": {str(k): histogram[k] for k in sorted(histogram)},
-                "phases": {
-                    "hash": {
-                        "rows": sum(r["rows"] for r in hashed),
-                        "bytes": sum(r["bytes"] for r in hashed),
-                        "seconds": round(t_hash - start, 3),
-                    },
-                    "group": {
-                        "duplicates": sum(r["duplicates"] for r in grouped),
-                        "bytes": sum(r["bytes"] for r in grouped),
-                        "seconds": round(t_group - t_hash, 3),
-                    },
-                    "remove": {"removed": removed, "seconds": round(time.monotonic() - t_group, 3)},
-                },
+                "phases": phases.stats,
             },
         )

@@ -18,7 +18,6 @@ Phases (Ray tasks over files in the work dir, P hash partitions):
 from __future__ import annotations
 
 import functools
-import time
 from collections import Counter
 from typing import Any, ClassVar, Literal
 
@@ -40,6 +39,7 @@ from dedup.shuffle import (
     write_partitioned,
 )
 from pipeline import storage
+from pipeline.phases import PhaseRunner
 from pipeline.schema import documents_from_table, documents_to_table, rejected_to_table
 from pipeline.shards import iter_batches, shard_done
 from pipeline.step import GlobalStage, StageConfig, StageContext
@@ -214,14 +214,12 @@ class LineDedup(GlobalStage):
         self.name = cfg.stage_name
 
     def run(self, ctx: StageContext) -> None:
-        from pipeline.ray_exec import map_items
-
         if not ctx.shards:
             write_extra(ctx, {"documents": 0})
             return
         if all_done(ctx):
             return
-        cfg, ray_cfg = self.cfg, ctx.config.ray
+        cfg = self.cfg
         shards = sorted(ctx.shards.items())
         total = count_rows(f for _, files in shards for f in files)
         parts = choose_partitions(total, cfg.rows_per_partition, cfg.partitions)
@@ -235,16 +233,11 @@ class LineDedup(GlobalStage):
             "min_chars_after": cfg.min_chars_after,
             "batch_rows": fields["batch_rows"],
         }
-        storage.remove_tree(ctx.work_dir)
-        start = time.monotonic()
+        phases = PhaseRunner(ctx, p, 3)
         shard_items = [{"shard": s, "files": f} for s, f in shards]
-        counted = map_items(shard_items, functools.partial(_Count, p), ray_cfg, stateful=False)
-        t_count = time.monotonic()
-        freq = map_items(
-            [{"partition": i} for i in range(parts)], functools.partial(_Frequent, p), ray_cfg, stateful=False
-        )
-        t_freq = time.monotonic()
-        rewritten = map_items(shard_items, functools.partial(_Rewrite, fields, p), ray_cfg, stateful=False)
+        phases.run("count", shard_items, functools.partial(_Count, p))
+        phases.run("frequent", [{"partition": i} for i in range(parts)], functools.partial(_Frequent, p))
+        rewritten = phases.run("rewrite", shard_items, functools.partial(_Rewrite, fields, p))
         totals: Counter[str] = Counter()
         for r in rewritten:
             totals.update({k: v for k, v in r.items() if isinstance(v, int) and not isinstance(v, bool)})
@@ -254,19 +247,6 @@ class LineDedup(GlobalStage):
                 "documents": total,
                 "partitions": parts,
                 **dict(sorted(totals.items())),
-                "phases": {
-                    "count": {
-                        "rows": sum(r["rows"] for r in counted),
-                        "bytes": sum(r["bytes"] for r in counted),
-                        "seconds": round(t_count - start, 3),
-                    },
-                    "frequent": {
-                        "distinct_units": sum(r["distinct"] for r in freq),
-                        "frequent_units": sum(r["frequent"] for r in freq),
-                        "bytes": sum(r["bytes"] for r in freq),
-                        "seconds": round(t_freq - t_count, 3),
-                    },
-                    "rewrite": {"seconds": round(time.monotonic() - t_freq, 3)},
-                },
+                "phases": phases.stats,
             },
         )

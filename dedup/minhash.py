@@ -44,7 +44,6 @@ from dedup.shuffle import (
     count_rows,
     partition_of_ints,
     partition_of_keys,
-    peak_rss_mb,
     read_matching,
     read_partition,
     shard_group,
@@ -52,6 +51,7 @@ from dedup.shuffle import (
     write_table,
 )
 from pipeline import storage
+from pipeline.phases import PhaseRunner
 from pipeline.shards import iter_batches
 from pipeline.step import GlobalStage, StageConfig, StageContext
 
@@ -495,16 +495,6 @@ class _ClusterTable:
         }
 
 
-class _Measured:
-    """Wraps a phase task so each result also carries the worker's peak RSS (max over tasks)."""
-
-    def __init__(self, cls: type, p: dict[str, Any]) -> None:
-        self.fn = cls(p)
-
-    def __call__(self, item: dict[str, Any]) -> dict[str, Any]:
-        return {**self.fn(item), "max_rss_mb": peak_rss_mb()}
-
-
 class MinHashDedup(GlobalStage):
     """Runs the phases above on Ray, then writes outputs via ShardWriter and `_extra/<stage>.json`."""
 
@@ -513,8 +503,6 @@ class MinHashDedup(GlobalStage):
         self.name = cfg.stage_name
 
     def run(self, ctx: StageContext) -> None:
-        from pipeline.ray_exec import map_items
-
         if not ctx.shards:
             write_extra(
                 ctx, {"documents": 0, "removed": 0, "clusters": 0, "rounds": 0, "cluster_size_histogram": {}}
@@ -522,7 +510,7 @@ class MinHashDedup(GlobalStage):
             return
         if all_done(ctx):
             return
-        cfg, ray_cfg = self.cfg, ctx.config.ray
+        cfg = self.cfg
         shards = sorted(ctx.shards.items())
         total = count_rows(f for _, files in shards for f in files)
         parts = choose_partitions(total, cfg.rows_per_partition, cfg.partitions)
@@ -545,33 +533,20 @@ class MinHashDedup(GlobalStage):
             "batch_rows": fields["batch_rows"],
             "shards": [s for s, _ in shards],
         }
-        storage.remove_tree(ctx.work_dir)  # phases before removal always restart from scratch
-        phases: dict[str, Any] = {}
+        phases = PhaseRunner(ctx, p, 8)  # 1 label round; each further round adds 2
         timer = time.monotonic()
 
         def run_phase(name: str, cls: type, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            start = time.monotonic()
-            results = map_items(items, functools.partial(_Measured, cls, p), ray_cfg, stateful=False)
-            summary = phases.setdefault(name, {"seconds": 0.0, "tasks": 0})
-            summary["seconds"] = round(summary["seconds"] + time.monotonic() - start, 3)
-            summary["tasks"] += len(items)
-            for res in results:
-                for k, v in res.items():
-                    if isinstance(v, int | float) and k.startswith("max_"):
-                        summary[k] = max(summary.get(k, 0), v)
-                    elif isinstance(v, int | float):
-                        summary[k] = summary.get(k, 0) + v
-            return results
+            return phases.run(name, items, functools.partial(cls, p), round=items[0].get("round"))
 
         part_items = [{"partition": i} for i in range(parts)]
         shard_items = [{"shard": s, "files": f, "index": i} for i, (s, f) in enumerate(shards)]
         run_phase("signatures", _Signatures, shard_items)
-        run_phase("buckets", _Buckets, part_items)
+        edges = sum(r.get("edges", 0) for r in run_phase("buckets", _Buckets, part_items))
         rounds, histogram = 0, Counter()
-        if phases["buckets"].get("edges", 0):
+        if edges:
             run_phase("verify_u", _VerifyU, part_items)
-            run_phase("verify_v", _VerifyV, part_items)
-            if phases["verify_v"].get("kept", 0):
+            if sum(r.get("kept", 0) for r in run_phase("verify_v", _VerifyV, part_items)):
                 rounds = 1
                 while True:
                     items = [{"partition": i, "round": rounds} for i in range(parts)]
@@ -580,6 +555,7 @@ class MinHashDedup(GlobalStage):
                     if proposed == 0:
                         break
                     rounds += 1
+                    phases.plan_more(2)
                     if rounds > MAX_ROUNDS:
                         raise RuntimeError(
                             f"{self.name}: connected components did not converge in {MAX_ROUNDS} rounds"
@@ -590,15 +566,8 @@ class MinHashDedup(GlobalStage):
         remover = functools.partial(
             RemoveDuplicates, fields, storage.join(ctx.work_dir, "dup"), parts, "near_duplicate"
         )
-        start = time.monotonic()
-        results = map_items([{"shard": s, "files": f} for s, f in shards], remover, ray_cfg, stateful=False)
+        results = phases.run("remove", [{"shard": s, "files": f} for s, f in shards], remover)
         removed = sum(r.get("removed", 0) for r in results)
-        phases["remove"] = {
-            "seconds": round(time.monotonic() - start, 3),
-            "tasks": len(shards),
-            "removed": removed,
-            "max_rss_mb": max((r.get("max_rss_mb", 0) for r in results), default=0),
-        }
         write_extra(
             ctx,
             {
@@ -611,7 +580,7 @@ class MinHashDedup(GlobalStage):
                 "clusters": sum(histogram.values()),
                 "removed": removed,
                 "cluster_size_histogram": {str(k): histogram[k] for k in sorted(histogram)},
-                "phases": phases,
+                "phases": phases.stats,
                 "seconds": round(time.monotonic() - timer, 3),
             },
         )

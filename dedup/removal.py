@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from dedup.shuffle import peak_rss_mb, read_matching, shard_group
+from dedup.shuffle import read_matching, shard_group
 from pipeline import storage
 from pipeline.schema import documents_from_table, dumps, rejected_to_table
 from pipeline.shards import ShardWriter, iter_batches, shard_done
@@ -123,4 +123,4 @@ class RemoveDuplicates:
         except BaseException:
             w.abort()
             raise
-        return {"shard": shard, "removed": removed, "max_rss_mb": peak_rss_mb()}
+        return {"shard": shard, "removed": removed}

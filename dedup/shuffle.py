@@ -141,13 +141,6 @@ def read_matching(
     return pa.Table.from_batches(keep).cast(want)
 
 
-def peak_rss_mb() -> float:
-    """Peak resident memory of this worker process so far, in MiB (reported per phase)."""
-    import resource
-
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
-
 def shard_group(shard_id: str, groups: int) -> int:
     """Which group of the duplicate table holds a shard's rows (each shard reads only its group)."""
     return key_hash(shard_id) % groups

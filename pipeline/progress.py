@@ -52,8 +52,9 @@ class StageProgress:
     """Progress of one stage (or one phase of a global stage). `update` is the map_items callback."""
 
     def __init__(self, owner: Progress, name: str, items: int | None, total_bytes: int | None,
-                 unit: str) -> None:
+                 unit: str, counted: str = "docs") -> None:
         self.owner, self.name, self.items, self.total_bytes, self.unit = owner, name, items, total_bytes, unit
+        self.counted = counted  # what results' "docs" count: documents, or rows of a shuffle phase
         self.done = 0
         self.docs = 0
         self.bytes = 0
@@ -91,9 +92,9 @@ class StageProgress:
         elif self.done:
             parts.append(f"{self.done} {self.unit}")
         if self.docs:
-            parts.append(f"{fmt_count(self.docs)} docs")
+            parts.append(f"{fmt_count(self.docs)} {self.counted}")
         if t > 0 and self.docs:
-            parts.append(f"{fmt_count(self.docs / t)} docs/s")
+            parts.append(f"{fmt_count(self.docs / t)} {self.counted}/s")
         if t > 0 and self.bytes:
             parts.append(f"{fmt_bytes(self.bytes / t)}/s")
         eta = None if final or not self.done else self.eta()
@@ -167,11 +168,11 @@ class Progress:
         self._thread: threading.Thread | None = None
 
     def stage(self, name: str, items: int | None = None, total_bytes: int | None = None,
-              unit: str = "shards") -> StageProgress:
+              unit: str = "shards", counted: str = "docs") -> StageProgress:
         """Start tracking a stage of `items` work items (and `total_bytes` of input, when known)."""
         if self.mode == "off":
-            return _NoProgress(self, name, items, total_bytes, unit)
-        sp = StageProgress(self, name, items, total_bytes, unit)
+            return _NoProgress(self, name, items, total_bytes, unit, counted)
+        sp = StageProgress(self, name, items, total_bytes, unit, counted)
         with self.lock:
             self.active.append(sp)
             if self.mode == "live":
@@ -268,9 +269,9 @@ def activate(progress: Progress | None) -> None:
 
 @contextmanager
 def phase(name: str, items: int | None = None, total_bytes: int | None = None,
-          unit: str = "tasks") -> Iterator[StageProgress]:
+          unit: str = "tasks", counted: str = "rows") -> Iterator[StageProgress]:
     """Progress of one phase of a global stage; a no-op when no Progress is active. Use:
     `with phase("minhash_dedup: signatures", len(items)) as p: map_items(..., on_result=p.update)`."""
     owner = _current or Progress(mode="off", ticker=False)
-    with owner.stage(name, items, total_bytes, unit) as sp:
+    with owner.stage(name, items, total_bytes, unit, counted) as sp:
         yield sp

@@ -1,6 +1,6 @@
 """The `tokenize` stage: cleaned documents in, Megatron-LM `.bin`/`.idx` per source (and split) out.
 
-Phases, each a map over small work items on Ray (`pipeline.ray_exec.map_items`):
+Phases, each a map over small work items on Ray, run by `pipeline.phases.PhaseRunner` (progress, resume):
 1. per input shard: one actor-loaded HF tokenizer batch-encodes the texts (no special tokens, like
    Megatron's HF path in megatron-core 0.16.1), appends the end-of-document id to every document with
    tokens (`--append-eod`), and writes a per-shard, per-source dataset plus each document's mixture hash
@@ -33,6 +33,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipeline import storage
+from pipeline.phases import PhaseRunner
 from pipeline.schema import REJECTED_SCHEMA, documents_from_table, dumps, rejected_to_table
 from pipeline.shards import RollingParquet, Tally, iter_batches, shard_done, write_stats
 from pipeline.step import ConfigPath, GlobalStage, StageConfig, StageContext
@@ -187,7 +188,7 @@ class TokenizeWorker:
             writer.finish()
         summary = {"shard": shard, "rows": row, "sources": out}
         storage.atomic_write(_summary_path(self.work_dir, shard), (dumps(summary) + "\n").encode())
-        return {"shard": shard}
+        return {"shard": shard, "rows": row, "tokens": sum(st["tokens"] for st in out.values())}
 
 
 def _source_arrays(work_dir: str, source: str, shard: str) -> tuple[np.ndarray, np.ndarray]:
@@ -261,7 +262,7 @@ class AccountWorker:
             "seconds": round(time.monotonic() - started, 3),
         }
         write_stats(self.stage_dir, shard, stats)
-        return {"shard": shard}
+        return {"shard": shard, "rows": summary["rows"]}
 
     def _write_rejected(self, shard: str, files: list[str], status: np.ndarray) -> list[dict[str, Any]]:
         out = RollingParquet(self.rejected_dir, f"part-{shard}", REJECTED_SCHEMA, self.target_bytes,
@@ -353,8 +354,6 @@ class TokenizeStage(GlobalStage):
                 "eod_token": self.cfg.eod_token, "eod_id": eod, "dtype": str(megatron.optimal_dtype(vocab))}
 
     def run(self, ctx: StageContext) -> None:
-        from pipeline.ray_exec import map_items
-
         if storage.is_uri(ctx.run_dir):
             raise ValueError("the tokenize stage writes Megatron files, which a trainer memory-maps: "
                              f"give a local --output (got {ctx.run_dir})")
@@ -383,18 +382,18 @@ class TokenizeStage(GlobalStage):
             AccountWorker, ctx.stage_name, ctx.stage_dir, ctx.rejected_dir, ctx.work_dir, out.batch_rows,
             out.target_shard_mb * 2**20, out.compression, out.keep_rejected_text)
 
+        params = {"tokenizer": info, "seed": seed, "inputs": inputs_key, "budgets": budgets, "plans": plans}
+        phases = PhaseRunner(ctx, params, 4 if budgets else 2)
         # 1. tokenize (the counting pass); without budgets, accounting happens in the same pass (3)
         if budgets:
             todo = [{"shard": s, "files": f} for s, f in shards.items()
                     if not os.path.isfile(_summary_path(ctx.work_dir, s))]
-            map_items(todo, tokenize, run_cfg.ray, stateful=False)
+            phases.run("tokenize", todo, tokenize)
         else:
             todo = [{"shard": s, "files": f, "plans": plans, "bounds": list(bounds)}
                     for s, f in shards.items()
                     if not shard_done(ctx.stage_dir, s) or not os.path.isfile(_summary_path(ctx.work_dir, s))]
-            map_items(
-                todo, functools.partial(TokenizeAndAccount, tokenize, account), run_cfg.ray, stateful=False
-            )
+            phases.run("tokenize", todo, functools.partial(TokenizeAndAccount, tokenize, account))
         summaries = {}
         for s in shards:
             with open(_summary_path(ctx.work_dir, s), encoding="utf-8") as f:
@@ -413,22 +412,17 @@ class TokenizeStage(GlobalStage):
             if src not in budgets:
                 plans.setdefault(src, (1, 0))
 
-        # 2. budgets: the exact threshold from a streamed histogram, per source
-        budget_items = [{"source": src, "shards": totals[src]["shards"], "budget": budget,
-                         "total": totals[src]["tokens"]}
-                        for src, budget in sorted(budgets.items()) if src in totals]
-        for r in map_items(
-            budget_items, functools.partial(_PlanFn, ctx.work_dir), run_cfg.ray, stateful=False
-        ):
-            plans[r["source"]] = (r["whole"], r["threshold"])
-
-        # 3. accounting and rejected rows, per shard (already done in pass 1 without budgets)
-        acct = [
-            {"shard": s, "files": f, "plans": plans, "bounds": list(bounds)}
-            for s, f in shards.items()
-            if not shard_done(ctx.stage_dir, s)
-        ]
-        map_items(acct, account, run_cfg.ray, stateful=False)
+        if budgets:
+            # 2. budgets: the exact threshold from a streamed histogram, per source
+            budget_items = [{"source": src, "shards": totals[src]["shards"], "budget": budget,
+                             "total": totals[src]["tokens"]}
+                            for src, budget in sorted(budgets.items()) if src in totals]
+            for r in phases.run("budgets", budget_items, functools.partial(_PlanFn, ctx.work_dir)):
+                plans[r["source"]] = (r["whole"], r["threshold"])
+            # 3. accounting and rejected rows, per shard (done in pass 1 when there are no budgets)
+            acct = [{"shard": s, "files": f, "plans": plans, "bounds": list(bounds)}
+                    for s, f in shards.items() if not shard_done(ctx.stage_dir, s)]
+            phases.run("account", acct, account)
 
         # 4. one dataset per source and split
         active = [k for k, name in enumerate(mixture.SPLITS) if cfg.split.get(name, 0) > 0]
@@ -443,7 +437,7 @@ class TokenizeStage(GlobalStage):
                 merges.append({"source": src, "split": k, "plan": list(plans[src]), "bounds": list(bounds),
                                "shards": t["shards"], "dtype": info["dtype"],
                                "prefix": os.path.join(tokens_dir, f"{stem}_text_document")})
-        results = map_items(merges, functools.partial(_MergeFn, ctx.work_dir), run_cfg.ray, stateful=False)
+        results = phases.run("merge", merges, functools.partial(_MergeFn, ctx.work_dir))
         self._finish(ctx, info, seed, totals, plans, weights, merges, results, tokens_dir, inputs_key)
 
     @staticmethod

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import shutil
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -122,3 +124,54 @@ def test_no_input_shards(tmp_path: Path, stage: str) -> None:
     ctx = make_context(tmp_path, f"{{type: {stage}, name: d}}", {})
     ctx.config.stage_configs()[0].build().run(ctx)
     assert json.loads((tmp_path / "_extra" / "d.json").read_text())["documents"] == 0
+
+
+def _phase_dirs(tmp: Path) -> list[tuple[int, Path]]:
+    root = tmp / "_work" / "02_fuzzy" / "_phases"
+    found = [(json.loads((d / "_phase.json").read_text())["index"], d) for d in root.iterdir() if d.is_dir()]
+    return sorted(found)
+
+
+def test_rerun_after_a_crash_redoes_only_the_unfinished_tasks(
+    tmp_path: Path, sentences, runs, caplog
+) -> None:
+    """A crash in the first label round's `propose` phase: the rerun keeps every earlier phase and the
+    finished tasks of that phase, runs the rest, and writes the same bytes as an uninterrupted run."""
+    run_stage(tmp_path, STAGE, corpus(sentences))
+    phases = _phase_dirs(tmp_path)
+    crash_index, crash_dir = next((i, d) for i, d in phases if d.name == "propose-r0001")
+    for i, d in phases:
+        if i > crash_index:
+            shutil.rmtree(d)
+    (crash_dir / "_phase.json").unlink()
+    markers = sorted(crash_dir.glob("*.json"))
+    assert len(markers) == 3
+    markers[0].unlink()
+    for sub in ("02_fuzzy", "rejected/02_fuzzy", "_extra"):
+        shutil.rmtree(tmp_path / sub)
+
+    with caplog.at_level(logging.INFO, logger="winnow"):
+        run_stage(tmp_path, STAGE, corpus(sentences))
+    log = caplog.text
+    assert "phase 1/8 signatures: done in an earlier run (2 tasks)" in log
+    assert f"phase {crash_index}/" in log and "propose (round 1): 2 of 3 tasks done in an earlier run" in log
+    stats = json.loads((tmp_path / "_extra" / "fuzzy.json").read_text())["phases"]
+    assert stats["signatures"]["tasks_from_earlier_run"] == 2
+    assert stats["propose"]["tasks_from_earlier_run"] == 2
+    assert "tasks_from_earlier_run" not in stats["remove"]
+    for sub in ("02_fuzzy", "rejected/02_fuzzy"):
+        want = sorted((runs[2] / sub).glob("*.parquet"))
+        got = sorted((tmp_path / sub).glob("*.parquet"))
+        assert [p.name for p in got] == [p.name for p in want]
+        assert all(x.read_bytes() == y.read_bytes() for x, y in zip(got, want, strict=True))
+
+
+def test_work_dir_of_another_config_is_not_reused(tmp_path: Path, sentences, ray_session, caplog) -> None:
+    run_stage(tmp_path, STAGE, corpus(sentences))
+    for sub in ("02_fuzzy", "rejected/02_fuzzy", "_extra"):
+        shutil.rmtree(tmp_path / sub)
+    with caplog.at_level(logging.INFO, logger="winnow"):
+        run_stage(tmp_path, STAGE.replace("partitions: 3", "partitions: 2"), corpus(sentences))
+    assert "work dir of another config" in caplog.text
+    assert "done in an earlier run" not in caplog.text
+    assert json.loads((tmp_path / "_extra" / "fuzzy.json").read_text())["partitions"] == 2

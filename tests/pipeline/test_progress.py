@@ -112,7 +112,7 @@ def test_phase_reports_to_the_active_progress_only() -> None:
             ph.update({"docs": 4})
     finally:
         progress_mod.activate(None)
-    assert lines[-2].startswith("05_exact_dedup: hash: 2/2 tasks (100%) · 8 docs")
+    assert lines[-2].startswith("05_exact_dedup: hash: 2/2 tasks (100%) · 8 rows")
     assert lines[-1].startswith("05_exact_dedup: done in")
     assert not p.active
 
