@@ -165,8 +165,10 @@ class _Rewrite:
         w = writer_for(ctx, shard)
         w.tally.ensure_stage(stage)
         counters: Counter[str] = Counter()
+        rows = 0
         try:
             for batch in iter_batches(item["files"], ctx["batch_rows"]):
+                rows += batch.num_rows
                 docs = documents_from_table(batch)
                 kept, rejected = [], []
                 for d in docs:
@@ -203,7 +205,7 @@ class _Rewrite:
         except BaseException:
             w.abort()
             raise
-        return {"shard": shard, **counters}
+        return {"shard": shard, "rows": rows, **counters}
 
 
 class LineDedup(GlobalStage):

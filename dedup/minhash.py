@@ -231,7 +231,7 @@ class _Signatures:
             dirs["side"], shard, side, partition_of_keys(side.column("key"), parts), parts
         )
         return {
-            "docs": docs,
+            "rows": docs,
             "no_shingles": skipped,
             "band_rows": bands.num_rows,
             "band_bytes": bytes_bands,

@@ -102,9 +102,10 @@ class RemoveDuplicates:
         del table
         w = writer_for(self.ctx, shard)
         w.tally.ensure_stage(stage)
-        removed = 0
+        removed = rows = 0
         try:
             for batch in iter_batches(item["files"], self.ctx["batch_rows"]):
+                rows += batch.num_rows
                 ids = batch.column("id").to_pylist()
                 drop = np.fromiter((i in dups for i in ids), dtype=bool, count=len(ids))
                 tally_sources(w, stage, batch.column("source").to_pylist(), "seen")
@@ -123,4 +124,4 @@ class RemoveDuplicates:
         except BaseException:
             w.abort()
             raise
-        return {"shard": shard, "removed": removed}
+        return {"shard": shard, "rows": rows, "removed": removed}
