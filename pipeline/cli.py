@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from typing import Any
 
@@ -62,6 +61,8 @@ def _write_report(run_dir: str) -> None:
 
 
 def _print_summary(manifest: dict[str, Any], run_dir: str) -> None:
+    from pipeline import storage
+
     print(f"\nwinnow run '{manifest['name']}' -> {run_dir}")
     print(f"{'stage':<28}{'in':>10}{'out':>10}{'rejected':>10}  top reasons")
     for s in manifest["stages"]:
@@ -75,9 +76,9 @@ def _print_summary(manifest: dict[str, Any], run_dir: str) -> None:
     print(f"counts add up: {'yes' if manifest['balanced'] else 'NO'}; errors: {len(manifest['errors'])}")
     for e in manifest["errors"][:10]:
         print(f"  error in {e.get('stage')}: {e.get('path', e.get('shard'))}: {e.get('error')}")
-    print(f"manifest: {os.path.join(run_dir, 'manifest.json')}")
-    if os.path.exists(os.path.join(run_dir, "report.html")):
-        print(f"report:   {os.path.join(run_dir, 'report.html')}")
+    print(f"manifest: {storage.join(run_dir, 'manifest.json')}")
+    if storage.exists(storage.join(run_dir, "report.html")):
+        print(f"report:   {storage.join(run_dir, 'report.html')}")
 
 
 def build_parser() -> argparse.ArgumentParser:

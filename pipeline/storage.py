@@ -78,27 +78,54 @@ def open_input(path: str) -> IO[bytes]:
     return fs.open_input_stream(p, compression=None)
 
 
+def open_random(path: str) -> IO[bytes]:
+    """A seekable binary file (Parquet footers, byte ranges): on object storage, ranged GETs."""
+    if not is_uri(path):
+        return open(filesystem(path)[1], "rb")
+    fs, p = filesystem(path)
+    return fs.open_input_file(p)
+
+
 def read_bytes(path: str) -> bytes:
     with open_input(path) as f:
         return f.read()
 
 
+class AtomicFile:
+    """A file written under a temporary sibling name and renamed onto `path` by `commit()`.
+
+    For writers that stay open across calls (a Megatron `.bin`); `abort()` removes the temporary file.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.fs, self.path = filesystem(path)
+        parent = posixpath.dirname(self.path) if is_uri(path) else os.path.dirname(self.path)
+        self.fs.create_dir(parent, recursive=True)
+        self.tmp = f"{self.path}.tmp-{uuid.uuid4().hex[:12]}"
+        self.stream = self.fs.open_output_stream(self.tmp, compression=None)
+
+    def write(self, data: bytes) -> int:
+        return self.stream.write(data)
+
+    def commit(self) -> None:
+        self.stream.close()
+        self.fs.move(self.tmp, self.path)
+
+    def abort(self) -> None:
+        self.stream.close()
+        if self.fs.get_file_info(self.tmp).type != pafs.FileType.NotFound:
+            self.fs.delete_file(self.tmp)
+
+
 @contextmanager
 def atomic_file(path: str) -> Iterator[IO[bytes]]:
     """Write to a temporary sibling, then rename onto `path` when the block succeeds."""
-    fs, p = filesystem(path)
-    parent = posixpath.dirname(p) if is_uri(path) else os.path.dirname(p)
-    fs.create_dir(parent, recursive=True)
-    tmp = f"{p}.tmp-{uuid.uuid4().hex[:12]}"
-    stream = fs.open_output_stream(tmp, compression=None)
+    f = AtomicFile(path)
     try:
-        yield stream
-        stream.close()
-        fs.move(tmp, p)
+        yield f.stream
+        f.commit()
     except BaseException:
-        stream.close()
-        if fs.get_file_info(tmp).type != pafs.FileType.NotFound:
-            fs.delete_file(tmp)
+        f.abort()
         raise
 
 

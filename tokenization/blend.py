@@ -17,6 +17,7 @@ import json
 import os
 from typing import Any
 
+from pipeline import storage
 from pipeline.schema import dumps
 
 TOKENS_DIR = "tokens"
@@ -56,47 +57,71 @@ def write_blend_files(tokens_dir: str, per_split: dict[str, list[dict[str, Any]]
         for d, w in zip(datasets, blend_weights(datasets, weights), strict=True):
             items += [format_weight(w), d["prefix"]]
         lists[split] = items
-    _atomic_text(os.path.join(tokens_dir, DATA_ARGS), " ".join(lists["train"]) + "\n")
-    _atomic_text(os.path.join(tokens_dir, PER_SPLIT_ARGS), json.dumps(lists, indent=1) + "\n")
+    _atomic_text(storage.join(tokens_dir, DATA_ARGS), " ".join(lists["train"]) + "\n")
+    _atomic_text(storage.join(tokens_dir, PER_SPLIT_ARGS), json.dumps(lists, indent=1) + "\n")
     return lists
 
 
 def _atomic_text(path: str, text: str) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    storage.atomic_write(path, text.encode("utf-8"))
+
+
+def tokens_dir(run_dir: str) -> str:
+    """`RUN/tokens`, absolute when local: Megatron resolves the blend's prefixes as given."""
+    return storage.join(run_dir if storage.is_uri(run_dir) else os.path.abspath(run_dir), TOKENS_DIR)
 
 
 def load_summary(run_dir: str) -> dict[str, Any]:
-    path = os.path.join(run_dir, TOKENS_DIR, SUMMARY)
-    if not os.path.isfile(path):
+    path = storage.join(run_dir, TOKENS_DIR, SUMMARY)
+    if not storage.is_file(path):
         raise FileNotFoundError(f"{path} not found: did the run have a 'tokenize' stage that finished?")
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    return json.loads(storage.read_bytes(path))
 
 
-def megatron_args(run_dir: str) -> list[str]:
+def megatron_args(run_dir: str, local_dir: str | None = None) -> list[str]:
     """The Megatron-LM trainer flags for a run's tokens (the hook for a training script).
 
     With valid/test splits in the mixture: `--per-split-data-args-path` (Megatron ignores `--split`).
     Without: `--data-args-path` with the train blend (Megatron's own `--split` then applies).
     Always: the HF tokenizer the tokens were made with.
+    A run on object storage: Megatron reads the `.bin`/`.idx` from S3 itself but opens args files and
+    the tokenizer locally, so the blend goes inline (`--data-path`, or `--train-data-path` ... per
+    split), the tokenizer is copied into `local_dir`, which also caches Megatron's `.idx` copies.
     """
-    run_dir = os.path.abspath(run_dir)
     summary = load_summary(run_dir)
-    tokens = os.path.join(run_dir, TOKENS_DIR)
+    tokens = tokens_dir(run_dir)
     splits = summary["split"]
-    if any(splits.get(s, 0) > 0 for s in ("valid", "test")):
-        args = ["--per-split-data-args-path", os.path.join(tokens, PER_SPLIT_ARGS)]
+    per_split = any(splits.get(s, 0) > 0 for s in ("valid", "test"))
+    if not storage.is_uri(run_dir):
+        if per_split:
+            args = ["--per-split-data-args-path", storage.join(tokens, PER_SPLIT_ARGS)]
+        else:
+            args = ["--data-args-path", storage.join(tokens, DATA_ARGS)]
+        return [*args, "--tokenizer-type", "HuggingFaceTokenizer", "--tokenizer-model",
+                storage.join(tokens, TOKENIZER_DIR)]
+    if local_dir is None:
+        raise ValueError(f"{run_dir} is on object storage: give a local folder for the tokenizer and "
+                         "Megatron's index cache (winnow megatron-args RUN --local-dir DIR)")
+    local_dir = os.path.abspath(local_dir)
+    tok_local = os.path.join(local_dir, TOKENIZER_DIR)
+    os.makedirs(tok_local, exist_ok=True)
+    for path in storage.listdir(storage.join(tokens, TOKENIZER_DIR)):
+        with open(os.path.join(tok_local, path.rsplit("/", 1)[-1]), "wb") as f:
+            f.write(storage.read_bytes(path))
+    blend = summary["blend"]
+    if per_split:
+        args = []
+        for split in ("train", "valid", "test"):
+            if blend.get(split):
+                args += [f"--{split}-data-path", *blend[split]]
     else:
-        args = ["--data-args-path", os.path.join(tokens, DATA_ARGS)]
-    return [*args, "--tokenizer-type", "HuggingFaceTokenizer", "--tokenizer-model",
-            os.path.join(tokens, TOKENIZER_DIR)]
+        args = ["--data-path", *blend["train"]]
+    return [*args, "--object-storage-cache-path", os.path.join(local_dir, "idx_cache"), "--no-mmap-bin-files",
+            "--tokenizer-type", "HuggingFaceTokenizer", "--tokenizer-model", tok_local]
 
 
 def write_summary(tokens_dir: str, summary: dict[str, Any]) -> None:
-    _atomic_text(os.path.join(tokens_dir, SUMMARY), dumps(summary) + "\n")
+    _atomic_text(storage.join(tokens_dir, SUMMARY), dumps(summary) + "\n")
 
 
 def register_args(subparsers: argparse._SubParsersAction) -> None:
@@ -106,13 +131,15 @@ def register_args(subparsers: argparse._SubParsersAction) -> None:
         description="Print the flags that feed RUN_DIR/tokens to Megatron-LM's pretrain_gpt.py.",
     )
     p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--local-dir", default=None, metavar="DIR",
+                   help="for a run on s3://: where the tokenizer is copied and Megatron caches .idx files")
     p.set_defaults(func=_args_main)
 
 
 def _args_main(args: argparse.Namespace) -> int:
     try:
-        flags = megatron_args(args.run_dir)
-    except FileNotFoundError as exc:
+        flags = megatron_args(args.run_dir, args.local_dir)
+    except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}")
         return 1
     print(" ".join(flags))

@@ -9,6 +9,8 @@ document indices are 0..S. The writer streams: tokens go straight to `.bin` and 
 and the index is assembled chunk by chunk at the end, so memory stays flat whatever the corpus size.
 Megatron's own reader checks only the header and the last document index; `check()` is what catches a
 truncated `.bin`, an empty dataset or an out-of-range token before a training job does.
+A prefix may be local or on object storage (s3://...): local files are memory-mapped, remote ones read
+by byte ranges; megatron-core reads the same layout from S3 (`ObjectStorageConfig`).
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ from __future__ import annotations
 import argparse
 import os
 import struct
+import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from pipeline import storage
 
 MAGIC = b"MMIDIDX\x00\x00"
 VERSION = 1
@@ -67,11 +72,10 @@ class DatasetWriter:
         self.dtype = np.dtype(dtype)
         if self.dtype.type not in DTYPE_CODES:
             raise ValueError(f"dtype {self.dtype} has no Megatron code")
-        os.makedirs(os.path.dirname(os.path.abspath(prefix)) or ".", exist_ok=True)
-        self._bin_tmp = bin_path(prefix) + ".tmp"
-        self._len_tmp = prefix + ".lengths.tmp"
-        self._bin = open(self._bin_tmp, "wb")  # noqa: SIM115
-        self._len = open(self._len_tmp, "wb")  # noqa: SIM115
+        self._bin = storage.AtomicFile(bin_path(prefix))
+        # The lengths side file is always local: it is read twice to build the index.
+        fd, self._len_tmp = tempfile.mkstemp(prefix="winnow-lengths-", suffix=".tmp")
+        self._len = os.fdopen(fd, "wb")
         self.documents = 0
         self.tokens = 0
 
@@ -95,12 +99,11 @@ class DatasetWriter:
 
     def finish(self) -> dict[str, Any]:
         """Write the index, then rename `.bin` and `.idx` into place (`.idx` last). Returns counts."""
-        self._bin.close()
         self._len.close()
         n = self.documents
         itemsize = self.dtype.itemsize
-        idx_tmp = idx_path(self.prefix) + ".tmp"
-        with open(idx_tmp, "wb") as out:
+        out = storage.AtomicFile(idx_path(self.prefix))
+        try:
             out.write(MAGIC)
             out.write(struct.pack("<Q", VERSION))
             out.write(struct.pack("<B", DTYPE_CODES[self.dtype.type]))
@@ -116,17 +119,21 @@ class DatasetWriter:
                 offset = int(ends[-1])
             for start in range(0, n + 1, CHUNK):
                 out.write(np.arange(start, min(n + 1, start + CHUNK), dtype=np.int64).tobytes())
+            self._bin.commit()
+        except BaseException:
+            out.abort()
+            self.abort()
+            raise
+        out.commit()
         os.remove(self._len_tmp)
-        os.replace(self._bin_tmp, bin_path(self.prefix))
-        os.replace(idx_tmp, idx_path(self.prefix))
         return {"prefix": self.prefix, "documents": n, "tokens": self.tokens}
 
     def abort(self) -> None:
-        for f in (self._bin, self._len):
-            f.close()
-        for p in (self._bin_tmp, self._len_tmp):
-            if os.path.exists(p):
-                os.remove(p)
+        self._len.close()
+        if not self._bin.stream.closed:
+            self._bin.abort()
+        if os.path.exists(self._len_tmp):
+            os.remove(self._len_tmp)
 
 
 def _read_int32_chunks(path: str) -> Iterator[np.ndarray]:
@@ -151,9 +158,14 @@ class Index:
 def read_index(prefix: str) -> Index:
     """Parse `<prefix>.idx`; raise ValueError with the reason when it is not a valid Megatron index."""
     path = idx_path(prefix)
-    size = os.path.getsize(path)
-    with open(path, "rb") as f:
-        head = f.read(HEADER_BYTES)
+    remote = storage.is_uri(path)
+    data = storage.read_bytes(path) if remote else None
+    size = len(data) if data is not None else os.path.getsize(path)
+    if data is not None:
+        head = data[:HEADER_BYTES]
+    else:
+        with open(path, "rb") as f:
+            head = f.read(HEADER_BYTES)
     if len(head) < HEADER_BYTES:
         raise ValueError(f"{path}: {size} bytes, shorter than the {HEADER_BYTES}-byte header")
     if head[:9] != MAGIC:
@@ -173,12 +185,38 @@ def read_index(prefix: str) -> Index:
         empty = np.zeros(0, dtype=np.int64)
         return Index(CODE_DTYPES[code], 0, docs, empty.astype(np.int32), empty,
                      np.zeros(docs, np.int64), size - expected)
-    mm = np.memmap(path, mode="r", dtype=np.uint8)
+    mm = data if data is not None else np.memmap(path, mode="r", dtype=np.uint8)
     off = HEADER_BYTES
     lengths = np.frombuffer(mm, dtype=np.int32, count=seq, offset=off)
     pointers = np.frombuffer(mm, dtype=np.int64, count=seq, offset=off + 4 * seq)
     doc_idx = np.frombuffer(mm, dtype=np.int64, count=docs, offset=off + 12 * seq)
     return Index(CODE_DTYPES[code], seq, docs, lengths, pointers, doc_idx, size - expected)
+
+
+class RemoteTokens:
+    """The tokens of a `.bin` on object storage, sliced like an array: each slice is one ranged read."""
+
+    def __init__(self, path: str, dtype: np.dtype, nbytes: int) -> None:
+        self.dtype = dtype
+        self.size = nbytes // dtype.itemsize
+        self._file = storage.open_random(path)
+
+    def __getitem__(self, key: slice) -> np.ndarray:
+        start, stop, _ = key.indices(self.size)
+        if stop <= start:
+            return np.zeros(0, self.dtype)
+        item = self.dtype.itemsize
+        data = self._file.read_at((stop - start) * item, start * item)
+        return np.frombuffer(data, dtype=self.dtype)
+
+
+def open_tokens(prefix: str, dtype: np.dtype) -> np.ndarray | RemoteTokens:
+    """The `.bin` of `prefix` as a read-only token array (a memory map, or ranged reads when remote)."""
+    path = bin_path(prefix)
+    nbytes = storage.size(path)
+    if storage.is_uri(path):
+        return RemoteTokens(path, dtype, nbytes)
+    return np.memmap(path, mode="r", dtype=dtype) if nbytes else np.zeros(0, dtype)
 
 
 class DatasetReader:
@@ -187,12 +225,7 @@ class DatasetReader:
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
         self.index = read_index(prefix)
-        nbytes = os.path.getsize(bin_path(prefix))
-        self.tokens = (
-            np.memmap(bin_path(prefix), mode="r", dtype=self.index.dtype)
-            if nbytes
-            else np.zeros(0, self.index.dtype)
-        )
+        self.tokens = open_tokens(prefix, self.index.dtype)
 
     def __len__(self) -> int:
         return self.index.sequence_count
@@ -262,7 +295,7 @@ def check(prefix: str, vocab_size: int | None = None) -> dict[str, Any]:
                               "documents": 0, "tokens": 0, "max_token_id": None}
     errors: list[str] = report["errors"]
     for path in (idx_path(prefix), bin_path(prefix)):
-        if not os.path.isfile(path):
+        if not storage.is_file(path):
             errors.append(f"missing {path}")
     if errors:
         return report
@@ -301,15 +334,15 @@ def check(prefix: str, vocab_size: int | None = None) -> dict[str, Any]:
     if zero:
         errors.append(f"{zero} sequences have 0 tokens")
     report["tokens"] = offset // itemsize
-    actual = os.path.getsize(bin_path(prefix))
+    actual = storage.size(bin_path(prefix))
     if actual < offset:
         errors.append(f"{bin_path(prefix)} is truncated: {actual} bytes, the index needs {offset}")
         return report
     if actual > offset:
         errors.append(f"{bin_path(prefix)} has {actual - offset} bytes beyond the last sequence")
-    tokens = np.memmap(bin_path(prefix), mode="r", dtype=index.dtype, shape=(offset // itemsize,))
+    tokens = open_tokens(prefix, index.dtype)
     hi, lo = None, None
-    for start in range(0, tokens.size, CHUNK * 8):
+    for start in range(0, offset // itemsize, CHUNK * 8):
         part = tokens[start : start + CHUNK * 8]
         hi = int(part.max()) if hi is None else max(hi, int(part.max()))
         lo = int(part.min()) if lo is None else min(lo, int(part.min()))

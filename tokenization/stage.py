@@ -23,7 +23,6 @@ import hashlib
 import itertools
 import json
 import os
-import shutil
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -88,21 +87,27 @@ class TokenizeConfig(StageConfig):
 
 
 def _tok_dir(work_dir: str) -> str:
-    return os.path.join(work_dir, "tok")
+    return storage.join(work_dir, "tok")
 
 
 def _shard_prefix(work_dir: str, source: str, shard: str) -> str:
-    return os.path.join(_tok_dir(work_dir), source, shard)
+    return storage.join(_tok_dir(work_dir), source, shard)
 
 
 def _summary_path(work_dir: str, shard: str) -> str:
-    return os.path.join(_tok_dir(work_dir), f"{shard}.json")
+    return storage.join(_tok_dir(work_dir), f"{shard}.json")
 
 
 def _write_array(path: str, arr: np.ndarray) -> None:
-    tmp = path + ".tmp"
-    arr.tofile(tmp)
-    os.replace(tmp, path)
+    storage.atomic_write(path, arr.tobytes())
+
+
+def _read_array(path: str, dtype: type) -> np.ndarray:
+    return np.frombuffer(storage.read_bytes(path), dtype=dtype)
+
+
+def _read_json(path: str) -> Any:
+    return json.loads(storage.read_bytes(path))
 
 
 class TokenizeWorker:
@@ -193,7 +198,7 @@ class TokenizeWorker:
 
 def _source_arrays(work_dir: str, source: str, shard: str) -> tuple[np.ndarray, np.ndarray]:
     prefix = _shard_prefix(work_dir, source, shard)
-    hashes = np.fromfile(prefix + ".hash", dtype=np.uint64)
+    hashes = _read_array(prefix + ".hash", np.uint64)
     lengths = np.asarray(megatron.read_index(prefix).lengths, dtype=np.int64)
     return hashes, lengths
 
@@ -223,8 +228,7 @@ class AccountWorker:
         started = time.monotonic()
         shard, files = item["shard"], item["files"]
         bounds = tuple(item["bounds"])
-        with open(_summary_path(self.work_dir, shard), encoding="utf-8") as f:
-            summary = json.load(f)
+        summary = _read_json(_summary_path(self.work_dir, shard))
         tally = Tally()
         tally.ensure_stage(self.stage_name)
         status = np.zeros(summary["rows"], dtype=np.int8)  # 0: no tokens, 1: written, 2: sampled out
@@ -237,7 +241,7 @@ class AccountWorker:
                 continue
             prefix = _shard_prefix(self.work_dir, src, shard)
             hashes, lengths = _source_arrays(self.work_dir, src, shard)
-            rows = np.fromfile(prefix + ".rows", dtype=np.int64)
+            rows = _read_array(prefix + ".rows", np.int64)
             whole, threshold = item["plans"].get(src, (1, 0))
             copies = mixture.Plan(whole, threshold).copies(hashes)
             chosen = copies > 0
@@ -297,7 +301,7 @@ class TokenizeAndAccount:
         self.tokenize, self.account = tokenize(), account()
 
     def __call__(self, item: dict[str, Any]) -> dict[str, Any]:
-        if not os.path.isfile(_summary_path(self.account.work_dir, item["shard"])):
+        if not storage.is_file(_summary_path(self.account.work_dir, item["shard"])):
             self.tokenize(item)
         return self.account(item)
 
@@ -312,7 +316,7 @@ def merge_source_split(item: dict[str, Any], work_dir: str) -> dict[str, Any]:
         for copy in range(plan.max_copies):
             for shard in item["shards"]:
                 sp = _shard_prefix(work_dir, source, shard)
-                hashes = np.fromfile(sp + ".hash", dtype=np.uint64)
+                hashes = _read_array(sp + ".hash", np.uint64)
                 keep = (plan.copies(hashes) > copy) & (mixture.splits_of(hashes, bounds) == split_k)
                 if keep.any():
                     megatron.copy_selected(megatron.DatasetReader(sp), keep, writer)
@@ -354,14 +358,11 @@ class TokenizeStage(GlobalStage):
                 "eod_token": self.cfg.eod_token, "eod_id": eod, "dtype": str(megatron.optimal_dtype(vocab))}
 
     def run(self, ctx: StageContext) -> None:
-        if storage.is_uri(ctx.run_dir):
-            raise ValueError("the tokenize stage writes Megatron files, which a trainer memory-maps: "
-                             f"give a local --output (got {ctx.run_dir})")
         cfg, run_cfg = self.cfg, ctx.config
         seed = run_cfg.seed if cfg.seed is None else cfg.seed
         info = self._tokenizer_info()
         shards = dict(sorted(ctx.shards.items()))
-        tokens_dir = os.path.abspath(os.path.join(ctx.run_dir, blend.TOKENS_DIR))  # Megatron: absolute
+        tokens_dir = blend.tokens_dir(ctx.run_dir)
         out = run_cfg.output
         bounds = mixture.split_bounds(dict(cfg.split))
         inputs_key = hashlib.sha256("\n".join(shards).encode()).hexdigest()
@@ -387,17 +388,14 @@ class TokenizeStage(GlobalStage):
         # 1. tokenize (the counting pass); without budgets, accounting happens in the same pass (3)
         if budgets:
             todo = [{"shard": s, "files": f} for s, f in shards.items()
-                    if not os.path.isfile(_summary_path(ctx.work_dir, s))]
+                    if not storage.is_file(_summary_path(ctx.work_dir, s))]
             phases.run("tokenize", todo, tokenize)
         else:
             todo = [{"shard": s, "files": f, "plans": plans, "bounds": list(bounds)}
                     for s, f in shards.items()
-                    if not shard_done(ctx.stage_dir, s) or not os.path.isfile(_summary_path(ctx.work_dir, s))]
+                    if not (shard_done(ctx.stage_dir, s) and storage.is_file(_summary_path(ctx.work_dir, s)))]
             phases.run("tokenize", todo, functools.partial(TokenizeAndAccount, tokenize, account))
-        summaries = {}
-        for s in shards:
-            with open(_summary_path(ctx.work_dir, s), encoding="utf-8") as f:
-                summaries[s] = json.load(f)
+        summaries = {s: _read_json(_summary_path(ctx.work_dir, s)) for s in shards}
         totals: dict[str, dict[str, Any]] = {}
         for s, summ in summaries.items():
             for src, st in summ["sources"].items():
@@ -427,7 +425,6 @@ class TokenizeStage(GlobalStage):
         # 4. one dataset per source and split
         active = [k for k, name in enumerate(mixture.SPLITS) if cfg.split.get(name, 0) > 0]
         named = len(active) > 1 or active != [0]
-        os.makedirs(tokens_dir, exist_ok=True)
         merges = []
         for src, t in totals.items():
             if not t["shards"]:
@@ -436,7 +433,7 @@ class TokenizeStage(GlobalStage):
                 stem = f"{src}_{mixture.SPLITS[k]}" if named else src
                 merges.append({"source": src, "split": k, "plan": list(plans[src]), "bounds": list(bounds),
                                "shards": t["shards"], "dtype": info["dtype"],
-                               "prefix": os.path.join(tokens_dir, f"{stem}_text_document")})
+                               "prefix": storage.join(tokens_dir, f"{stem}_text_document")})
         results = phases.run("merge", merges, functools.partial(_MergeFn, ctx.work_dir))
         self._finish(ctx, info, seed, totals, plans, weights, merges, results, tokens_dir, inputs_key)
 
@@ -446,8 +443,8 @@ class TokenizeStage(GlobalStage):
         if not all(shard_done(ctx.stage_dir, s) for s in ctx.shards):
             return False
         try:
-            with open(os.path.join(tokens_dir, blend.SUMMARY), encoding="utf-8") as f:
-                return json.load(f).get("input_shards_sha256") == inputs_key
+            summary = _read_json(storage.join(tokens_dir, blend.SUMMARY))
+            return summary.get("input_shards_sha256") == inputs_key
         except (OSError, ValueError):
             return False
 
@@ -484,12 +481,13 @@ class TokenizeStage(GlobalStage):
             if src not in sources:
                 sources[src] = {"documents_in": 0, "tokens_in": 0, "warning": "no documents from this source"}
         lists = blend.write_blend_files(tokens_dir, per_split, weights)
-        tok_dir = os.path.join(tokens_dir, blend.TOKENIZER_DIR)
-        os.makedirs(tok_dir, exist_ok=True)
-        shutil.copyfile(info["path"], os.path.join(tok_dir, "tokenizer.json"))
+        tok_dir = storage.join(tokens_dir, blend.TOKENIZER_DIR)
+        with open(info["path"], "rb") as f:
+            storage.atomic_write(storage.join(tok_dir, "tokenizer.json"), f.read())
         tok_config = {"tokenizer_class": "PreTrainedTokenizerFast", "eos_token": info["eod_token"]}
-        with open(os.path.join(tok_dir, "tokenizer_config.json"), "w", encoding="utf-8") as f:
-            f.write(dumps(tok_config) + "\n")
+        storage.atomic_write(
+            storage.join(tok_dir, "tokenizer_config.json"), (dumps(tok_config) + "\n").encode()
+        )
         summary = {
             "stage": ctx.stage_name,
             "tokenizer": info,
@@ -501,7 +499,8 @@ class TokenizeStage(GlobalStage):
             "input_shards_sha256": inputs_key,
         }
         blend.write_summary(tokens_dir, summary)
-        extra = {**summary, "megatron_args": blend.megatron_args(ctx.run_dir)}
+        remote = storage.is_uri(ctx.run_dir)
+        extra = {**summary, "megatron_args": None if remote else blend.megatron_args(ctx.run_dir)}
         storage.atomic_write(storage.join(ctx.run_dir, "_extra", f"{ctx.stage_name}.json"),
                              (dumps(extra) + "\n").encode())
 

@@ -7,19 +7,8 @@ import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
-import pytest
-
-from pipeline.config import load_config
-from pipeline.runner import run
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def sample_run(ray_session, tmp_path_factory) -> tuple[Path, dict]:
-    out = tmp_path_factory.mktemp("sample") / "run"
-    manifest = run(load_config(REPO / "configs" / "sample.yaml"), str(out))
-    return out, manifest
 
 
 def _rejected(run_dir: Path, stage_dir: str) -> list[dict]:
