@@ -15,7 +15,7 @@ from typing import Any
 from pipeline import storage
 from pipeline.config import Config
 from pipeline.schema import dumps
-from pipeline.shards import file_digest, load_stats, merge_tallies
+from pipeline.shards import file_digest, load_stats, merge_tallies, output_path
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
@@ -131,7 +131,7 @@ def write_manifest(
             last_dir, last_stats = stage_dir, stats
     outputs = [
         {
-            "path": _rel(run_dir, o["path"]),
+            "path": _rel(run_dir, output_path(last_dir, o["path"])),
             "rows": o.get("rows", 0),
             "bytes": o["bytes"],
             "sha256": o["sha256"],

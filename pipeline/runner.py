@@ -9,6 +9,7 @@ bytes whatever the worker count, and a rerun skips shards that are already done.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -235,8 +236,11 @@ def _guarded(step: DocumentStep, docs: list[Document]) -> list[str | None]:
 # ---------------------------------------------------------------- driver
 
 
-def _check_stage_dir(stage_dir: str, fingerprint: str, name: str) -> None:
-    """A stage dir belongs to one config: refuse to mix shards of a changed config into it."""
+def _check_stage_dir(stage_dir: str, fingerprint: str, name: str, *, claim: bool = True) -> None:
+    """A stage dir belongs to one config: refuse to mix shards of a changed config into it.
+
+    With `claim`, a stage dir without an owner is marked as this config's.
+    """
     meta_path = storage.join(stage_dir, STAGE_META)
     if storage.exists(meta_path):
         import json
@@ -247,8 +251,19 @@ def _check_stage_dir(stage_dir: str, fingerprint: str, name: str) -> None:
                 f"{stage_dir} was written by a different config for stage '{name}'; "
                 "use a new --output directory (or delete that stage directory to recompute it)"
             )
-    else:
+    elif claim:
         storage.atomic_write(meta_path, (dumps({"fingerprint": fingerprint}) + "\n").encode())
+
+
+def _check_run_dir(config: Config, run_dir: str) -> None:
+    """Refuse a changed config before anything is written and before Ray starts."""
+    read_dir = storage.join(run_dir, f"00_{READ_STAGE}")
+    _check_stage_dir(read_dir, _fingerprint(config, []), READ_STAGE, claim=False)
+    done: list[StageConfig] = []
+    for seg in plan(config):
+        done.extend(seg.stages)
+        stage_dir = storage.join(run_dir, seg.dir_name)
+        _check_stage_dir(stage_dir, _fingerprint(config, done), seg.dir_name, claim=False)
 
 
 def _fingerprint(config: Config, upto: list[StageConfig]) -> str:
@@ -269,6 +284,8 @@ def _pending(stage_dir: str, items: list[dict[str, Any]]) -> list[dict[str, Any]
 
 def run(config: Config, run_dir: str, *, progress: Any = None) -> dict[str, Any]:
     """Run the whole plan into `run_dir`; returns the manifest. Resumes where a previous run stopped."""
+    # Absolute from here on: Ray workers may run in another folder (`ray job submit --working-dir`).
+    run_dir = run_dir if storage.is_uri(run_dir) else os.path.abspath(run_dir)
     progress = progress if progress is not None else progress_mod.Progress()
     progress_mod.activate(progress)
     try:
@@ -284,6 +301,7 @@ def _run_plan(config: Config, run_dir: str, progress: progress_mod.Progress) -> 
     inputs: list[InputFile] = []
     for src in config.sources:
         inputs.extend(expand_source(src))  # missing paths fail here, before any work
+    _check_run_dir(config, run_dir)
     storage.makedirs(run_dir)
     storage.atomic_write(
         storage.join(run_dir, "config.yaml"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import posixpath
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -88,7 +89,8 @@ class RollingParquet:
             self._stream, self.schema, compression=None if self.compression == "none" else self.compression
         )
         self._rows = 0
-        self.files.append({"path": path})
+        # The name only: the stats stay right when the run dir moves or is reached from another folder.
+        self.files.append({"path": posixpath.basename(path)})
 
     def write(self, table: pa.Table) -> None:
         if table.num_rows == 0:
@@ -108,7 +110,7 @@ class RollingParquet:
         self._ctx.__exit__(None, None, None)
         entry = self.files[-1]
         entry["rows"] = self._rows
-        entry.update(file_digest(entry["path"]))
+        entry.update(file_digest(self._path(len(self.files) - 1)))
         self._writer = None
 
     def close(self, *, ensure_one: bool) -> list[dict[str, Any]]:
@@ -209,9 +211,15 @@ def load_stats(stage_dir: str) -> dict[str, dict[str, Any]]:
     return dict(sorted(out.items()))
 
 
+def output_path(directory: str, recorded: str) -> str:
+    """Where a file named in a stats file lies: stats record names relative to the file's directory."""
+    return storage.join(directory, recorded)
+
+
 def shard_files(stage_dir: str) -> dict[str, list[str]]:
     """Shard id -> its output Parquet files (what the next stage reads)."""
-    return {s: [o["path"] for o in st["outputs"]] for s, st in load_stats(stage_dir).items()}
+    stats = load_stats(stage_dir)
+    return {s: [output_path(stage_dir, o["path"]) for o in st["outputs"]] for s, st in stats.items()}
 
 
 def merge_tallies(stats: list[dict[str, Any]]) -> dict[str, Any]:
