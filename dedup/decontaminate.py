@@ -24,7 +24,7 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 import regex
@@ -153,6 +153,7 @@ class DecontaminateConfig(StageConfig):
     """Drop or mask training documents sharing an n-gram with an evaluation example."""
 
     type: Literal["decontaminate"] = "decontaminate"
+    written_paths: ClassVar[frozenset[str]] = frozenset({"cache_dir"})
     eval_sets: list[EvalSetConfig] = Field(min_length=1, description="Evaluation sets to protect.")
     n: int = Field(13, ge=3, le=64, description="Words per n-gram (CJK: characters).")
     mode: Literal["remove", "mask"] = Field(
@@ -164,6 +165,21 @@ class DecontaminateConfig(StageConfig):
         description="Folder for the built n-gram index (default $WINNOW_CACHE_DIR/decontaminate or "
         "~/.cache/winnow/decontaminate). A folder shared by all nodes means one build per cluster.",
     )
+
+    def check_files(self) -> list[str]:
+        import glob
+
+        from pipeline import storage
+
+        problems = super().check_files()
+        for es in self.eval_sets:
+            for path in es.paths:
+                if storage.is_uri(path) or not glob.has_magic(path):
+                    if not storage.exists(path):
+                        problems.append(f"eval set {es.name}: no such file: {path}")
+                elif not glob.glob(path, recursive=True):
+                    problems.append(f"eval set {es.name}: glob matched no files: {path}")
+        return problems
 
     def build(self) -> DecontaminateStep:
         return DecontaminateStep(self)

@@ -72,6 +72,11 @@ class QualityClassifierConfig(StageConfig):
         None, ge=1, description="Score only the first N characters (bounds time on huge documents)."
     )
 
+    def check_files(self) -> list[str]:
+        from filters.model_files import fasttext_problem
+
+        return super().check_files() or [p for p in [fasttext_problem(self.model)] if p]
+
     def build(self) -> QualityClassifier:
         return QualityClassifier(self)
 

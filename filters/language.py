@@ -142,5 +142,13 @@ class LanguageFilterConfig(StageConfig):
         None, ge=1, description="Predict on the first N characters only (faster on huge documents)."
     )
 
+    def check_files(self) -> list[str]:
+        from filters.model_files import fasttext_problem
+
+        problems = super().check_files()
+        if not problems and self.model_path:
+            problems = [p for p in [fasttext_problem(self.model_path)] if p]
+        return problems
+
     def build(self) -> LanguageFilter:
         return LanguageFilter(self)

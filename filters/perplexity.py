@@ -370,5 +370,11 @@ class PerplexityFilterConfig(StageConfig):
             return self.max_perplexity.get(lang)
         return self.max_perplexity
 
+    def check_files(self) -> list[str]:
+        from filters.model_files import kenlm_problem
+
+        problems = super().check_files()
+        return problems or [p for p in map(kenlm_problem, self.models.values()) if p]
+
     def build(self) -> PerplexityFilter:
         return PerplexityFilter(self)

@@ -28,9 +28,16 @@ def register_validate(subparsers: Any) -> None:
 
 def _validate(args: argparse.Namespace) -> int:
     from pipeline.readers import expand_source
+    from pipeline.step import check_stage_files
 
     config = load_config(args.config)
     n = sum(len(expand_source(s)) for s in config.sources)
+    problems = check_stage_files(config)
+    if problems:
+        print(f"winnow: {args.config}: files the stages need:", file=sys.stderr)
+        for p in problems:
+            print(f"  {p}", file=sys.stderr)
+        return 2
     stages = ", ".join(s.stage_name for s in config.stage_configs()) or "(none)"
     print(f"OK: {args.config}: {len(config.sources)} sources, {n} input files; stages: {stages}")
     return 0
@@ -124,6 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"winnow: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # storage failed for good, disk full, permission denied: shards done stay done
+        print(f"winnow: {type(exc).__name__}: {exc}", file=sys.stderr)
+        if getattr(args, "func", None) is _run:
+            print("winnow: finished shards are kept; run the same command again to resume", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

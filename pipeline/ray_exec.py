@@ -69,8 +69,24 @@ def worker_count(cfg: RayConfig, n_items: int) -> int:
 Factory = Callable[[], Callable[[dict[str, Any]], dict[str, Any]]]
 
 
+FAILED = "__task_failed__"
+
+
+class TaskFailed(OSError):
+    """A task met an environment error (storage, disk full, permissions): its work is not marked done."""
+
+
+def _one(fn: Callable[[dict[str, Any]], dict[str, Any]], item: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return fn(item)
+    except OSError as exc:
+        # Returned, not raised: Ray Data would bury it under its own wrappers, and the other tasks of
+        # the phase still finish, so a rerun has only this one to redo.
+        return {FAILED: f"{type(exc).__name__}: {exc}"}
+
+
 def _apply(fn: Callable[[dict[str, Any]], dict[str, Any]], batch: pa.Table) -> pa.Table:
-    results = [json.dumps(fn(json.loads(item))) for item in batch.column("item").to_pylist()]
+    results = [json.dumps(_one(fn, json.loads(item))) for item in batch.column("item").to_pylist()]
     return pa.table({"result": pa.array(results, pa.string())})
 
 
@@ -135,10 +151,16 @@ def map_items(
         compute=ray.data.TaskPoolStrategy(size=n),
         num_cpus=cpus,
     )
-    results = []
+    results, failed = [], []
     for row in ds.iter_rows():
         result = json.loads(row["result"])
+        if FAILED in result:
+            failed.append(result[FAILED])
+            continue
         if on_result is not None:
             on_result(result)
         results.append(result)
+    if failed:
+        more = f" (and {len(failed) - 1} more tasks)" if len(failed) > 1 else ""
+        raise TaskFailed(f"{failed[0]}{more}")
     return results

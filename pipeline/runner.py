@@ -23,9 +23,10 @@ from pipeline import storage
 from pipeline.config import Config, ConfigError
 from pipeline.ray_exec import ensure_ray, map_items
 from pipeline.readers import InputFile, expand_source, reader_for
+from pipeline.readers.controls import strip_controls
 from pipeline.schema import Document, documents_from_table, documents_to_table, dumps, rejected_to_table
 from pipeline.shards import ShardWriter, iter_batches, load_stats, shard_done, shard_files
-from pipeline.step import DocumentStep, GlobalStage, StageConfig, StageContext
+from pipeline.step import DocumentStep, GlobalStage, StageConfig, StageContext, check_stage_files
 
 log = logging.getLogger("winnow")
 
@@ -91,6 +92,7 @@ class ReadShard:
         )
         src = self.sources[file.source]
         skipped: Counter[str] = Counter()
+        controls: Counter[str] = Counter()
         errors: list[dict[str, str]] = []
         writer.tally.ensure_stage(READ_STAGE)
         kept: list[Document] = []
@@ -115,6 +117,16 @@ class ReadShard:
                 n_docs += 1
                 writer.tally.seen(READ_STAGE, file.source)
                 if reason is None:
+                    doc.text, removed = strip_controls(doc.text)
+                    if doc.url:
+                        doc.url, in_url = strip_controls(doc.url)
+                        removed += in_url
+                    if removed:
+                        controls["control_chars_removed"] += removed
+                        controls["docs_with_control_chars"] += 1
+                        if not doc.text.strip():
+                            reason = "empty_text"
+                if reason is None:
                     writer.tally.kept(READ_STAGE, file.source)
                     kept.append(doc)
                 else:
@@ -123,11 +135,16 @@ class ReadShard:
                 if len(kept) + len(rejected) >= out.batch_rows:
                     flush()
             flush()
+        except storage.StorageError:
+            # Not the file's fault: no stats, so the shard is not done and the next run reads it again.
+            writer.abort()
+            raise
         except Exception as exc:
             # The file could not be read on: an error in the manifest with its path, and the run goes on.
             flush()
             errors.append({"path": file.rel, "error": f"{type(exc).__name__}: {exc}"})
         writer.tally.add_counters(READ_STAGE, {f"skipped_{k}": v for k, v in skipped.items()})
+        writer.tally.add_counters(READ_STAGE, dict(controls))
         input_info = {"source": file.source, "path": file.rel}
         if not errors:
             from pipeline.shards import file_digest
@@ -255,6 +272,13 @@ def _check_stage_dir(stage_dir: str, fingerprint: str, name: str, *, claim: bool
         storage.atomic_write(meta_path, (dumps({"fingerprint": fingerprint}) + "\n").encode())
 
 
+def _remove_leftovers(stage_dir: str, rejected: list[str]) -> None:
+    """Temporary files of tasks killed in an earlier run (they can hold a whole shard each)."""
+    n = sum(storage.remove_temporaries(d) for d in [stage_dir, *rejected])
+    if n:
+        log.info("%s: removed %d temporary files left by an interrupted run", stage_dir, n)
+
+
 def _check_run_dir(config: Config, run_dir: str) -> None:
     """Refuse a changed config before anything is written and before Ray starts."""
     read_dir = storage.join(run_dir, f"00_{READ_STAGE}")
@@ -301,6 +325,9 @@ def _run_plan(config: Config, run_dir: str, progress: progress_mod.Progress) -> 
     inputs: list[InputFile] = []
     for src in config.sources:
         inputs.extend(expand_source(src))  # missing paths fail here, before any work
+    problems = check_stage_files(config)
+    if problems:
+        raise ConfigError("files the stages need:\n  " + "\n  ".join(problems))
     _check_run_dir(config, run_dir)
     storage.makedirs(run_dir)
     storage.atomic_write(
@@ -312,6 +339,7 @@ def _run_plan(config: Config, run_dir: str, progress: progress_mod.Progress) -> 
 
     read_dir = storage.join(run_dir, f"00_{READ_STAGE}")
     _check_stage_dir(read_dir, _fingerprint(config, []), READ_STAGE)
+    _remove_leftovers(read_dir, [rejected_dir(run_dir, 0, READ_STAGE)])
     t0 = time.time()
     todo = _pending(read_dir, [f.to_dict() for f in inputs])
     log.info("read: %d input files (%d to do)", len(inputs), len(todo))
@@ -327,6 +355,8 @@ def _run_plan(config: Config, run_dir: str, progress: progress_mod.Progress) -> 
         done_stages.extend(seg.stages)
         stage_dir = storage.join(run_dir, seg.dir_name)
         _check_stage_dir(stage_dir, _fingerprint(config, done_stages), seg.dir_name)
+        rejected = [rejected_dir(run_dir, seg.first_index + k, c) for k, c in enumerate(seg.stages)]
+        _remove_leftovers(stage_dir, [*rejected, storage.join(run_dir, "tokens")])
         shards = shard_files(prev_dir)
         t0 = time.time()
         if seg.kind == "document":

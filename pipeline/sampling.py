@@ -130,6 +130,15 @@ def _clean_text(text: str, chars: int) -> tuple[str, bool]:
     return "\n".join(lines).strip("\n"), cut
 
 
+def printable(value: object) -> str:
+    """A string from the data, safe for a terminal: every non-printable character as an escape, so a
+    crawled `\x1b]0;...\x07` cannot set the title, colours or cursor of whoever inspects the run."""
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
 def _cells(ch: str) -> int:
     return 2 if unicodedata.east_asian_width(ch) in "WF" else 1
 
@@ -159,18 +168,20 @@ def format_document(row: dict[str, Any], *, number: int, total: int, stage: str,
                     width: int, bold: bool = False) -> str:
     """One sampled document as a readable block: header, fields, pretty attributes, truncated text."""
     b, e = ("\033[1m", "\033[0m") if bold else ("", "")
-    verdict = f"rejected by {row['stage']}: {row['reason']}" if row.get("reason") else f"kept by {stage}"
+    verdict = (f"rejected by {printable(row['stage'])}: {printable(row['reason'])}" if row.get("reason")
+               else f"kept by {stage}")
     head = f"── {number}/{total} · {verdict} "
     lines = [b + head + "─" * max(3, width - len(head)) + e]
-    lines.append(f"{b}id{e}:      {row['id']}")
-    lines.append(f"{b}source{e}:  {row['source']}")
-    lines.append(f"{b}url{e}:     {row.get('url') or '-'}")
+    lines.append(f"{b}id{e}:      {printable(row['id'])}")
+    lines.append(f"{b}source{e}:  {printable(row['source'])}")
+    lines.append(f"{b}url{e}:     {printable(row.get('url') or '-')}")
     attrs = json.loads(row.get("attributes") or "{}")
     if attrs:
         lines.append(f"{b}attributes{e}:")
         for name in sorted(attrs, key=lambda k: (k != stage, k)):
-            value = json.dumps(attrs[name], ensure_ascii=False, sort_keys=True)
+            value = printable(json.dumps(attrs[name], ensure_ascii=False, sort_keys=True))
             mark = "*" if name == stage else " "
+            name = printable(name)
             wrapped = textwrap.wrap(value, width=max(40, width - 6 - len(name)), break_long_words=True,
                                     break_on_hyphens=False) or [value]
             lines.append(f" {mark} {name}: {wrapped[0]}")

@@ -16,7 +16,7 @@ import os
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, get_args, get_origin
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
 
@@ -99,8 +99,47 @@ class StageConfig(BaseModel):
     def stage_name(self) -> str:
         return self.name or self.type
 
+    written_paths: ClassVar[frozenset[str]] = frozenset()
+    """Path fields the stage writes (caches) rather than reads: not checked for existence."""
+
     def build(self) -> DocumentStep | GlobalStage:
         raise NotImplementedError
+
+    def input_paths(self) -> list[tuple[str, str]]:
+        """(field, path) of every file or folder this stage reads, from its `ConfigPath` fields."""
+        out = []
+        for name, info in type(self).model_fields.items():
+            if name in self.written_paths or not _holds_config_path(info.annotation, info.metadata):
+                continue
+            value = getattr(self, name)
+            values = list(value.values()) if isinstance(value, dict) else value
+            values = values if isinstance(values, list) else [values]
+            out.extend((name, v) for v in values if isinstance(v, str))
+        return out
+
+    def check_files(self) -> list[str]:
+        """Problems with the files this stage reads (missing, or not what their header should say),
+        found before a run starts instead of after hours of earlier stages. Stages add header checks."""
+        from pipeline import storage
+
+        return [f"{name}: no such file or folder: {path}" for name, path in self.input_paths()
+                if not storage.exists(path)]
+
+
+def check_stage_files(config: Any) -> list[str]:
+    """Every stage's file problems, each prefixed with the stage (what `winnow validate` prints)."""
+    return [f"stage {i} ({cfg.stage_name}): {problem}"
+            for i, cfg in enumerate(config.stage_configs(), start=1) for problem in cfg.check_files()]
+
+
+def _holds_config_path(annotation: Any, metadata: list[Any]) -> bool:
+    if any(getattr(m, "func", None) is resolve_path for m in metadata):
+        return True
+    if get_origin(annotation) is Annotated:
+        return _holds_config_path(None, list(get_args(annotation)[1:])) or any(
+            _holds_config_path(a, []) for a in get_args(annotation)[:1]
+        )
+    return any(_holds_config_path(a, []) for a in get_args(annotation))
 
 
 def resolve_path(value: str, info: ValidationInfo) -> str:

@@ -82,6 +82,20 @@ class TokenizeConfig(StageConfig):
         description="Fractions of documents per split, decided by a hash of the document id.")
     seed: int | None = Field(None, description="Mixture seed; default: the run's seed.")
 
+    def check_files(self) -> list[str]:
+        problems = super().check_files()
+        if problems:
+            return problems
+        from tokenizers import Tokenizer
+
+        try:
+            tok = Tokenizer.from_file(self.tokenizer)
+        except Exception as exc:  # tokenizers raises a bare Exception for a bad file
+            return [f"tokenizer {self.tokenizer} does not load: {exc}"]
+        if tok.token_to_id(self.eod_token) is None:
+            return [f"tokenizer {self.tokenizer}: no end-of-document token {self.eod_token!r}"]
+        return []
+
     def build(self) -> TokenizeStage:
         return TokenizeStage(self)
 

@@ -109,7 +109,9 @@ def read_jsonl(file: InputFile, cfg: Any) -> Iterator[tuple[Document, str | None
             if not raw.strip():
                 continue
             yield _parse_line(raw, file, cfg, lineno, where)
-    except (OSError, EOFError, zlib.error, zstandard.ZstdError) as exc:
+    except (EOFError, zlib.error, zstandard.ZstdError) as exc:
+        # Bad content only: an OSError is storage (a transient one was retried already) and fails the
+        # task, so the file is read again by the next run instead of being lost.
         yield quarantine(
             file,
             "corrupt_compression",

@@ -20,8 +20,9 @@ BATCH_ROWS = 1000
 
 def read_parquet(file: InputFile, cfg: Any) -> Iterator[tuple[Document, str | None]]:
     try:
-        fs, p = storage.filesystem(file.path)
-        pf = pq.ParquetFile(fs.open_input_file(p))
+        pf = pq.ParquetFile(storage.open_random(file.path))
+    except storage.StorageError:
+        raise
     except (OSError, pa.ArrowException) as exc:
         yield quarantine(file, "unreadable_file", where="file", error=f"{type(exc).__name__}: {exc}")
         return
@@ -46,6 +47,8 @@ def read_parquet(file: InputFile, cfg: Any) -> Iterator[tuple[Document, str | No
                     doc.metadata = {**_json(obj.get("metadata")), "file": file.rel, "where": where}
                     doc.attributes = _json(obj.get("attributes"))
                 yield doc, reason
+    except storage.StorageError:
+        raise
     except (OSError, pa.ArrowException) as exc:
         yield quarantine(file, "unreadable_file", where=f"row:{row}", error=f"{type(exc).__name__}: {exc}")
 

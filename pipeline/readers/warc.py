@@ -26,10 +26,7 @@ MAX_RESYNCS = 1000
 
 
 def _open_seekable(path: str) -> IO[bytes]:
-    if storage.is_uri(path):
-        fs, p = storage.filesystem(path)
-        return fs.open_input_file(p)
-    return open(path, "rb")
+    return storage.open_random(path)
 
 
 def _next_member(f: IO[bytes], after: int) -> int | None:
@@ -64,7 +61,7 @@ def _records(
                     yield rec, rec.reader.read()
                 return
             except BaseException as exc:  # FastWARC's Rust panics derive from BaseException
-                if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
+                if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit | storage.StorageError):
                     raise
                 # One quarantined row per corrupt region, not one per false gzip header inside it.
                 if n_read or not in_corrupt_region:
