@@ -8,6 +8,9 @@ skipped by record type and never counted as input.
 
 from __future__ import annotations
 
+import gzip
+import re
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -55,7 +58,11 @@ def _records(
             f.seek(start)
             last, n_read = start, 0
             try:
-                for rec in ArchiveIterator(f, record_types=record_types, parse_http=parse_http):
+                # quirks_mode: ClueWeb09's WARC/0.18 ends header lines with a bare LF.
+                records = ArchiveIterator(
+                    f, record_types=record_types, parse_http=parse_http, quirks_mode=True
+                )
+                for rec in records:
                     last = start + rec.stream_pos
                     n_read += 1
                     yield rec, rec.reader.read()
@@ -112,8 +119,12 @@ def _inline_http(body: bytes) -> tuple[int | None, str, str | None, bytes] | Non
     status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
     headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
     ctype = headers.get("content-type", "")
-    charset = next((p.split("=", 1)[1].strip() for p in ctype.split(";") if "charset=" in p.lower()), None)
-    return status, ctype, charset, rest
+    return status, ctype, _charset(ctype), rest
+
+
+def _charset(content_type: str) -> str | None:
+    parts = content_type.split(";")
+    return next((p.split("=", 1)[1].strip() for p in parts if "charset=" in p.lower()), None)
 
 
 def _target_uri(rec: Any) -> str | None:
@@ -170,13 +181,124 @@ def _whole_records(
         yield whole
 
 
+def is_arc(path: str) -> bool:
+    """ARC (the Internet Archive's format before WARC; Common Crawl 2008-2012): its first record's
+    header line starts with `filedesc://`, gzipped or not."""
+    with storage.open_random(path) as f:
+        head = f.read(1 << 16)
+    if head[:2] == GZIP_MAGIC[:2]:
+        try:
+            head = zlib.decompressobj(wbits=47).decompress(head, 64)
+        except zlib.error:
+            return False
+    return head.lstrip().startswith(b"filedesc://")
+
+
+ARC_HEADER = re.compile(rb"(\S+) (\S+) (\d{14}) (\S*) (\d+)")
+"""An ARC v1 record header line: URL, IP, 14-digit date, MIME type, block length."""
+ARC_HEADER_INSIDE = re.compile(rb"\n((?:https?://|ftp://|dns:|filedesc://)\S+ \S+ \d{14} \S* \d+)\r?\n")
+MAX_ARC_LINE = 1 << 16
+
+
+class _Lookahead:
+    """A byte stream read in 1 MiB chunks with lines, exact reads, push-back and the current offset."""
+
+    def __init__(self, f: IO[bytes]) -> None:
+        self.f, self.buf, self.i, self.offset, self.eof = f, b"", 0, 0, False
+
+    def _fill(self, n: int) -> None:
+        """At least `n` unread bytes buffered, unless the stream ends first."""
+        if len(self.buf) - self.i >= n or self.eof:
+            return
+        parts = [self.buf[self.i :]]
+        have = len(parts[0])
+        while have < n and not self.eof:
+            chunk = self.f.read(max(1 << 20, n - have))
+            self.eof = not chunk
+            parts.append(chunk)
+            have += len(chunk)
+        self.buf, self.i = b"".join(parts), 0
+
+    def line(self) -> bytes:
+        """The next line with its newline (at most MAX_ARC_LINE bytes of it)."""
+        self._fill(MAX_ARC_LINE)
+        nl = self.buf.find(b"\n", self.i, self.i + MAX_ARC_LINE)
+        return self.take(nl + 1 - self.i if nl >= 0 else MAX_ARC_LINE)
+
+    def take(self, n: int) -> bytes:
+        self._fill(n)
+        data = self.buf[self.i : self.i + n]
+        self.i += len(data)
+        self.offset += len(data)
+        return data
+
+    def peek(self, n: int) -> bytes:
+        self._fill(n)
+        return self.buf[self.i : self.i + n]
+
+    def push(self, data: bytes) -> None:
+        self.buf, self.i = data + self.buf[self.i :], 0
+        self.offset -= len(data)
+
+
+def _arc_records(file: InputFile, skipped: Counter) -> Iterator[_Whole | tuple[Document, str]]:
+    """ARC records (the format of Common Crawl 2008-2012 and the Internet Archive), plain or gzipped.
+
+    Lengths in real ARC files are sometimes wrong; a record header found inside a block ends that
+    block there, and lines that are no header are skipped until the next one, so a wrong length costs
+    at most its own record. Ids are `file#offset:N` (offsets into the decompressed stream): ARC records
+    have no id of their own.
+    """
+    with storage.open_random(file.path) as raw:
+        gz = raw.read(2) == GZIP_MAGIC[:2]
+        raw.seek(0)
+        f: Any = gzip.GzipFile(fileobj=raw) if gz else raw
+        stream = _Lookahead(f)
+        try:
+            while line := stream.line():
+                start = stream.offset - len(line)
+                m = ARC_HEADER.fullmatch(line.rstrip(b"\r\n"))
+                if m is None:
+                    if line.strip():
+                        skipped["arc_unparsed_lines"] += 1
+                    continue
+                url, _, date, mime, length = (g.decode("latin-1") for g in m.groups())
+                block = stream.take(int(length))
+                where = f"offset:{start}"
+                # A header inside the block, or one the block ends in the middle of: the length is wrong.
+                inside = ARC_HEADER_INSIDE.search(block + stream.peek(MAX_ARC_LINE))
+                if inside is not None and inside.start(1) >= len(block):
+                    inside = None
+                if inside is not None:
+                    stream.push(block[inside.start(1) :])
+                    block = block[: inside.start(1)]
+                    skipped["arc_wrong_length"] += 1
+                if url.startswith(("filedesc:", "dns:")):
+                    skipped["arc_" + url.split(":", 1)[0]] += 1
+                    continue
+                meta = {"file": file.rel, "offset": start, "arc_date": date}
+                if len(block) < int(length) and inside is None:
+                    error = f"block has {len(block)} of {length} bytes"
+                    yield quarantine(file, "truncated_record", where=where, doc_id=f"{file.rel}#{where}",
+                                     url=url, metadata=meta, error=error)
+                    return
+                yield _Whole(block, f"{file.rel}#{where}", url, meta, where, mime)
+        except (EOFError, OSError, zlib.error) as exc:
+            if isinstance(exc, storage.StorageError):
+                raise
+            error = f"{type(exc).__name__}: {exc}; records after this point are unreadable"
+            yield quarantine(file, "corrupt_record", where=f"offset:{stream.offset}", error=error)
+
+
 def read_warc(
     file: InputFile, cfg: Any, skipped: Counter | None = None
 ) -> Iterator[tuple[Document, str | None]]:
-    """HTML response records to text documents (id = WARC-Record-ID)."""
+    """HTML response records to text documents (id = WARC-Record-ID; ARC files: file#offset)."""
     skipped = skipped if skipped is not None else Counter()
     types = WarcRecordType.response | WarcRecordType.resource
-    for item in _whole_records(file, types, False, skipped):
+    arc = is_arc(file.path)
+    records = _arc_records(file, skipped) if arc else _whole_records(file, types, False, skipped)
+    for item in records:
         if isinstance(item, tuple):
             yield item
             continue
