@@ -112,7 +112,8 @@ class ReadShard:
         n_docs = 0
         try:
             reader = reader_for(src.format)
-            records = reader(file, src, skipped) if src.format in ("warc", "wet") else reader(file, src)
+            counted = src.format in ("warc", "wet", "parquet")  # readers that count what they skip
+            records = reader(file, src, skipped) if counted else reader(file, src)
             for doc, reason in records:
                 n_docs += 1
                 writer.tally.seen(READ_STAGE, file.source)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +19,9 @@ from pipeline.schema import Document
 BATCH_ROWS = 1000
 
 
-def read_parquet(file: InputFile, cfg: Any) -> Iterator[tuple[Document, str | None]]:
+def read_parquet(
+    file: InputFile, cfg: Any, skipped: Counter | None = None
+) -> Iterator[tuple[Document, str | None]]:
     try:
         pf = pq.ParquetFile(storage.open_random(file.path))
     except storage.StorageError:
@@ -36,21 +39,36 @@ def read_parquet(file: InputFile, cfg: Any) -> Iterator[tuple[Document, str | No
         )
         return
     own = {"metadata", "attributes"} <= names
-    row = 0
-    try:
-        for batch in pf.iter_batches(batch_size=BATCH_ROWS):
-            for obj in batch.to_pylist():
-                where = f"row:{row}"
-                doc, reason = record_to_document(obj, file, cfg, where, f"{file.rel}:{row}")
-                row += 1
-                if own and reason is None:
-                    doc.metadata = {**_json(obj.get("metadata")), "file": file.rel, "where": where}
-                    doc.attributes = _json(obj.get("attributes"))
-                yield doc, reason
-    except storage.StorageError:
-        raise
-    except (OSError, pa.ArrowException) as exc:
-        yield quarantine(file, "unreadable_file", where=f"row:{row}", error=f"{type(exc).__name__}: {exc}")
+    # Row group by row group: a damaged one is one quarantined row that says how many rows it held,
+    # and the groups after it are still read. Row numbers come from the footer, so they stay stable.
+    start = 0
+    for g in range(pf.metadata.num_row_groups):
+        n = pf.metadata.row_group(g).num_rows
+        row = start
+        try:
+            for batch in pf.iter_batches(batch_size=BATCH_ROWS, row_groups=[g]):
+                for obj in batch.to_pylist():
+                    where = f"row:{row}"
+                    doc, reason = record_to_document(obj, file, cfg, where, f"{file.rel}:{row}")
+                    row += 1
+                    if own and reason is None:
+                        doc.metadata = {**_json(obj.get("metadata")), "file": file.rel, "where": where}
+                        doc.attributes = _json(obj.get("attributes"))
+                    yield doc, reason
+        except storage.StorageError:
+            raise
+        except (OSError, pa.ArrowException) as exc:
+            lost = start + n - row
+            if skipped is not None:
+                skipped["rows_lost"] += lost
+            yield quarantine(
+                file,
+                "unreadable_row_group",
+                where=f"row:{row}",
+                error=f"{type(exc).__name__}: {exc}",
+                metadata={"row_group": g, "rows_in_group": n, "rows_lost": lost},
+            )
+        start += n
 
 
 def _json(value: Any) -> dict[str, Any]:

@@ -196,3 +196,27 @@ def test_text_files_are_one_document_each(tmp_path: Path) -> None:
     assert [(d.id, r) for d, r in _read("text", tmp_path / "a.py")] == [("a.py", None)]
     assert [r for _, r in _read("text", tmp_path / "bad.txt")] == ["invalid_utf8"]
     assert [r for _, r in _read("text", tmp_path / "empty.txt")] == ["empty_text"]
+
+
+def test_a_damaged_parquet_row_group_costs_only_its_rows(tmp_path: Path) -> None:
+    """300 rows in 3 row groups, the middle one overwritten: 200 documents, and one row that says 100
+    rows were lost (counted as skipped_rows_lost in the manifest)."""
+    p = tmp_path / "d.parquet"
+    words = [f"document {i} " + "with some words of text " * 30 for i in range(300)]
+    pq.write_table(pa.table({"id": [str(i) for i in range(300)], "text": words}), p,
+                   row_group_size=100, compression="snappy")
+    meta = pq.ParquetFile(p).metadata.row_group(1)
+    col = meta.column(1)  # text
+    data = bytearray(p.read_bytes())
+    begin = min(o for o in (col.dictionary_page_offset, col.data_page_offset) if o is not None) + 40
+    data[begin : begin + col.total_compressed_size - 80] = b"\xff" * (col.total_compressed_size - 80)
+    p.write_bytes(bytes(data))
+    cfg = ParquetSource(name="s", format="parquet", paths=[str(p)])
+    skipped: Counter = Counter()
+    records = list(reader_for("parquet")(InputFile("s", str(p), p.name, "x"), cfg, skipped))
+    reasons = _reasons(records)
+    assert reasons == Counter(ok=200, unreadable_row_group=1)
+    bad = next(d for d, r in records if r)
+    assert bad.metadata["row_group"] == 1 and bad.metadata["rows_lost"] == 100
+    assert skipped["rows_lost"] == 100
+    assert [d.id for d, r in records if not r][100] == "200"  # later groups keep their row numbers
