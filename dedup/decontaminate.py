@@ -167,18 +167,12 @@ class DecontaminateConfig(StageConfig):
     )
 
     def check_files(self) -> list[str]:
-        import glob
-
-        from pipeline import storage
-
         problems = super().check_files()
         for es in self.eval_sets:
-            for path in es.paths:
-                if storage.is_uri(path) or not glob.has_magic(path):
-                    if not storage.exists(path):
-                        problems.append(f"eval set {es.name}: no such file: {path}")
-                elif not glob.glob(path, recursive=True):
-                    problems.append(f"eval set {es.name}: glob matched no files: {path}")
+            try:
+                _expand(list(es.paths))
+            except FileNotFoundError as exc:
+                problems.append(f"eval set {es.name}: {exc}")
         return problems
 
     def build(self) -> DecontaminateStep:
@@ -195,7 +189,7 @@ def _expand(paths: list[str]) -> list[str]:
         if glob.has_magic(p):
             found = sorted(glob.glob(p, recursive=True))
             if not found:
-                raise FileNotFoundError(f"decontaminate: no eval file matches {p}")
+                raise FileNotFoundError(f"decontaminate: glob matched no files: {p}")
             out.extend(found)
         elif not os.path.isfile(p):
             raise FileNotFoundError(f"decontaminate: eval file not found: {p}")

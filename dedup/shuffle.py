@@ -35,7 +35,7 @@ def count_rows(files: Iterable[str]) -> int:
     """Rows in Parquet files, from their footers only (cheap: O(files), not O(rows))."""
     total = 0
     for path in files:
-        with storage.open_random(path) as f:
+        with storage.open_input(path) as f:
             total += pq.ParquetFile(f).metadata.num_rows
     return total
 
@@ -104,7 +104,7 @@ def iter_partition(
 ) -> Iterator[pa.RecordBatch]:
     """Stream every row of partition p (all writers' files, in file-name order)."""
     for path in partition_files(base, p):
-        with storage.open_random(path) as f:
+        with storage.open_input(path) as f:
             yield from pq.ParquetFile(f).iter_batches(batch_size=batch_rows, columns=columns)
 
 

@@ -12,7 +12,7 @@ KENLM_BINARY = b"mmap lm http://kheafield.com/code"
 def _head(path: str, n: int) -> bytes:
     from pipeline import storage
 
-    with storage.open_random(path) as f:
+    with storage.open_input(path) as f:
         return f.read(n)
 
 

@@ -75,7 +75,7 @@ class Group:
 def _num_rows(path: str) -> int:
     import pyarrow.parquet as pq
 
-    with storage.open_random(path) as f:
+    with storage.open_input(path) as f:
         return pq.ParquetFile(f).metadata.num_rows
 
 

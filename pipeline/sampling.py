@@ -40,7 +40,7 @@ def iter_file_batches(
     path: str, columns: list[str], batch_rows: int = 4096, max_rows: int | None = None
 ) -> Iterator[pa.RecordBatch]:
     """Stream selected columns of one Parquet file; stop after `max_rows` rows (None: all)."""
-    with storage.open_random(path) as f:
+    with storage.open_input(path) as f:
         pf = pq.ParquetFile(f)
         names = set(pf.schema_arrow.names)
         cols = [c for c in columns if c in names]
@@ -101,7 +101,7 @@ def fetch_rows(files: list[str], chosen: list[tuple[str, int]], *, reason: str |
     rows: dict[tuple[int, str], dict[str, Any]] = {}
     for fi, ids in sorted(by_file.items()):
         wanted = pa.array(sorted(ids), pa.string())
-        with storage.open_random(files[fi]) as f:
+        with storage.open_input(files[fi]) as f:
             pf = pq.ParquetFile(f)
             for batch in pf.iter_batches(batch_size=4096):
                 mask = pc.is_in(batch.column("id"), value_set=wanted)

@@ -61,7 +61,7 @@ class Tally:
 def iter_batches(files: list[str], batch_rows: int) -> Iterator[pa.RecordBatch]:
     """Stream a shard's Parquet files in order, `batch_rows` rows at a time (memory stays flat)."""
     for path in files:
-        with storage.open_random(path) as f:
+        with storage.open_input(path) as f:
             pf = pq.ParquetFile(f)
             yield from pf.iter_batches(batch_size=batch_rows)
 

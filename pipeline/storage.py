@@ -172,12 +172,8 @@ class RetryingFile(io.RawIOBase):
 
 
 def open_input(path: str) -> IO[bytes]:
-    """A raw binary stream (no decompression: readers decide)."""
-    return open_random(path)
-
-
-def open_random(path: str) -> IO[bytes]:
-    """A seekable binary file (Parquet footers, byte ranges); on object storage, retried ranged reads."""
+    """A seekable raw binary file (no decompression: readers decide); on object storage, retried
+    ranged reads with read-ahead, so it serves Parquet footers and sequential streams alike."""
     if not is_uri(path):
         return open(filesystem(path)[1], "rb")
     return RetryingFile(path)  # type: ignore[return-value]
@@ -196,9 +192,7 @@ class _NamedStream(io.RawIOBase):
         self.raw, self.path = raw, path
 
     def _named(self, exc: OSError) -> OSError:
-        cause = str(exc.strerror or exc)
-        if exc.errno == 28:
-            cause = "No space left on device"
+        cause = os.strerror(exc.errno) if exc.errno else str(exc)
         return OSError(exc.errno, cause, self.path)
 
     def write(self, data: Any) -> int:

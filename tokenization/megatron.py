@@ -130,8 +130,7 @@ class DatasetWriter:
 
     def abort(self) -> None:
         self._len.close()
-        if not self._bin.stream.closed:
-            self._bin.abort()
+        self._bin.abort()  # after a commit there is no temporary file left to remove
         if os.path.exists(self._len_tmp):
             os.remove(self._len_tmp)
 
@@ -158,12 +157,11 @@ class Index:
 def read_index(prefix: str) -> Index:
     """Parse `<prefix>.idx`; raise ValueError with the reason when it is not a valid Megatron index."""
     path = idx_path(prefix)
-    remote = storage.is_uri(path)
-    data = storage.read_bytes(path) if remote else None
-    size = len(data) if data is not None else os.path.getsize(path)
+    data = storage.read_bytes(path) if storage.is_uri(path) else None  # remote: read whole, else mmap
     if data is not None:
-        head = data[:HEADER_BYTES]
+        size, head = len(data), data[:HEADER_BYTES]
     else:
+        size = os.path.getsize(path)
         with open(path, "rb") as f:
             head = f.read(HEADER_BYTES)
     if len(head) < HEADER_BYTES:
@@ -199,7 +197,7 @@ class RemoteTokens:
     def __init__(self, path: str, dtype: np.dtype, nbytes: int) -> None:
         self.dtype = dtype
         self.size = nbytes // dtype.itemsize
-        self._file = storage.open_random(path)
+        self._file = storage.open_input(path)
 
     def __getitem__(self, key: slice) -> np.ndarray:
         start, stop, _ = key.indices(self.size)

@@ -23,7 +23,7 @@ def read_parquet(
     file: InputFile, cfg: Any, skipped: Counter | None = None
 ) -> Iterator[tuple[Document, str | None]]:
     try:
-        pf = pq.ParquetFile(storage.open_random(file.path))
+        pf = pq.ParquetFile(storage.open_input(file.path))
     except storage.StorageError:
         raise
     except (OSError, pa.ArrowException) as exc:

@@ -28,10 +28,6 @@ GZIP_MAGIC = b"\x1f\x8b\x08"
 MAX_RESYNCS = 1000
 
 
-def _open_seekable(path: str) -> IO[bytes]:
-    return storage.open_random(path)
-
-
 def _next_member(f: IO[bytes], after: int) -> int | None:
     """Offset of the next gzip member header after `after`, scanning forward; None at end of file."""
     pos = after + 1
@@ -51,7 +47,7 @@ def _records(
     file: InputFile, record_types: WarcRecordType, parse_http: bool, skipped: Counter
 ) -> Iterator[Any]:
     """Yield (record, body bytes) or ("error", offset, message), resyncing after corrupt gzip members."""
-    with _open_seekable(file.path) as f:
+    with storage.open_input(file.path) as f:
         start = 0
         in_corrupt_region = False
         for _ in range(MAX_RESYNCS):
@@ -184,7 +180,7 @@ def _whole_records(
 def is_arc(path: str) -> bool:
     """ARC (the Internet Archive's format before WARC; Common Crawl 2008-2012): its first record's
     header line starts with `filedesc://`, gzipped or not."""
-    with storage.open_random(path) as f:
+    with storage.open_input(path) as f:
         head = f.read(1 << 16)
     if head[:2] == GZIP_MAGIC[:2]:
         try:
@@ -249,7 +245,7 @@ def _arc_records(file: InputFile, skipped: Counter) -> Iterator[_Whole | tuple[D
     at most its own record. Ids are `file#offset:N` (offsets into the decompressed stream): ARC records
     have no id of their own.
     """
-    with storage.open_random(file.path) as raw:
+    with storage.open_input(file.path) as raw:
         gz = raw.read(2) == GZIP_MAGIC[:2]
         raw.seek(0)
         f: Any = gzip.GzipFile(fileobj=raw) if gz else raw
