@@ -32,6 +32,8 @@ PACKAGES = (
     "datasketch",
     "fastwarc",
     "resiliparse",
+    "python-stdnum",
+    "phonenumbers",
     "trafilatura",
     "regex",
     "numpy",

@@ -68,13 +68,25 @@ def is_card(cand: str) -> bool:
     return 12 <= len(digits) <= 19 and _grouping_ok(cand) and issuer_ok(digits) and luhn_ok(digits)
 
 
+# One digit run in ten passes Luhn, so a labelled order/ticket/tracking number ("Ticket #627769574740")
+# is sometimes a "card"; nobody labels their card number so. A bare "#" stays allowed ("card #4111...").
+_ORDER_LABEL_BEFORE_RE = re.compile(
+    r"(?<![A-Za-z])(?:order|invoice|ticket|tracking|sku|serial|ref|reference)\.?"
+    r"(?:[ \u00a0]?(?:no\.?|nr\.?|number|id))?[ \u00a0]?[:：#]?[ \u00a0]?$",
+    re.IGNORECASE,
+)
+
+
 def find_cards(text: str) -> list[Span]:
-    """Luhn-valid card numbers with a known issuer prefix."""
+    """Luhn-valid card numbers with a known issuer prefix, not labelled as an order or ticket number."""
     spans = []
     for m in CARD_CANDIDATE_RE.finditer(text):
         found = _best_card(m.group())
         if found:
-            spans.append(Span(m.start() + found[0], m.start() + found[1], "credit_card"))
+            start = m.start() + found[0]
+            if _ORDER_LABEL_BEFORE_RE.search(text, max(0, start - 24), start):
+                continue
+            spans.append(Span(start, m.start() + found[1], "credit_card"))
     return spans
 
 

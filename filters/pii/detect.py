@@ -2,7 +2,8 @@
 
 Overlaps are settled by type priority, then length: a password inside a URL wins over the e-mail-like
 `pass@host` it contains, an IBAN over the card- or phone-like digits inside it, a validated national id
-or card over a phone reading of the same digits.
+or card over a phone reading of the same digits. Digits inside URLs and inside IBAN-shaped strings whose
+check digits fail are never cards or phones.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Iterable
 
 from filters.pii.cards import find_cards
 from filters.pii.emails import find_emails
-from filters.pii.iban import find_ibans
+from filters.pii.iban import scan_ibans
 from filters.pii.national_ids import NATIONAL_IDS, find_national_ids
 from filters.pii.network import find_ips
 from filters.pii.phones import find_phones
@@ -42,6 +43,10 @@ def _url_ranges(text: str) -> list[tuple[int, int]]:
 
 def _inside(span: Span, ranges: list[tuple[int, int]]) -> bool:
     return any(s <= span.start and span.end <= e for s, e in ranges)
+
+
+def _overlaps(span: Span, ranges: list[tuple[int, int]]) -> bool:
+    return any(s < span.end and span.start < e for s, e in ranges)
 
 
 class PiiDetector:
@@ -74,8 +79,11 @@ class PiiDetector:
             spans += find_secrets(text)
         if "email" in on:
             spans += find_emails(text, self.email_allow_dotless_domain)
-        if "iban" in on:
-            spans += find_ibans(text)
+        mistyped_ibans: list[tuple[int, int]] = []
+        if "iban" in on or "credit_card" in on or "phone" in on:
+            ibans, mistyped_ibans = scan_ibans(text)
+            if "iban" in on:
+                spans += ibans
         if self.national:
             spans += find_national_ids(text, self.national)
         if "ip_address" in on:
@@ -87,7 +95,11 @@ class PiiDetector:
             numeric += find_phones(text, self.phone_regions)
         if numeric:
             urls = _url_ranges(text)
-            spans += [s for s in numeric if not _inside(s, urls)] if urls else numeric
+            if urls:
+                numeric = [s for s in numeric if not _inside(s, urls)]
+            if mistyped_ibans:  # BBAN groups are not cards or phones, even when the check digits fail
+                numeric = [s for s in numeric if not _overlaps(s, mistyped_ibans)]
+            spans += numeric
         return spans
 
     def find(self, text: str) -> list[Span]:

@@ -46,11 +46,31 @@ def ssn_parts_ok(area: str, group: str, serial: str) -> bool:
     return area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000"
 
 
+_PHONE_RUN_CHARS = frozenset("0123456789 \u00a0-./()")
+_INTL_START_RE = re.compile(r"\+[ \u00a0]?\(?[0-9]")
+
+
+def in_international_phone(text: str, start: int) -> bool:
+    """Whether text[start:] continues a `+CC ...` number: "+44 123-45-6789" is a phone, not an SSN.
+
+    Walks back over digits and phone separators (at most 24 characters, the longest country code and
+    area code with their separators) to a "+". Only "+": a "00" prefix is also how row numbers look
+    ("001 123-45-6789" in a table of SSNs).
+    """
+    i, lo = start, max(0, start - 24)
+    while i > lo and text[i - 1] in _PHONE_RUN_CHARS:
+        i -= 1
+    if i and text[i - 1] == "+":
+        return _INTL_START_RE.match(text, i - 1) is not None
+    return False
+
+
 @national_id("us_ssn", "<US_SSN>")
 def find_us_ssn(text: str) -> Iterable[tuple[int, int]]:
-    """`123-45-6789` / `123 45 6789` anywhere; nine bare digits only right after an "SSN" label."""
+    """`123-45-6789` / `123 45 6789` anywhere but inside a `+CC` phone number; nine bare digits only
+    right after an "SSN" label."""
     for m in _SSN_RE.finditer(text):
-        if ssn_parts_ok(m.group(1), m.group(3), m.group(4)):
+        if ssn_parts_ok(m.group(1), m.group(3), m.group(4)) and not in_international_phone(text, m.start()):
             yield m.span()
     if "ssn" in text.lower() or "ocial security" in text:
         for m in _SSN_LABELLED_RE.finditer(text):

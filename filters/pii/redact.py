@@ -111,7 +111,8 @@ def _fake_card(value: str, rnd: _Stream) -> str:
 
 
 def _fake_iban(value: str, rnd: _Stream) -> str:
-    compact_positions = [i for i, ch in enumerate(value) if ch != " "]
+    # Separators (space, no-break space, "-", ".") stay where they are; only the characters change.
+    compact_positions = [i for i, ch in enumerate(value) if ch.isascii() and ch.isalnum()]
     chars = list(value)
     for i in compact_positions[4:]:
         chars[i] = _same_shape(chars[i], rnd)
