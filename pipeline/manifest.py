@@ -33,7 +33,6 @@ PACKAGES = (
     "fastwarc",
     "resiliparse",
     "python-stdnum",
-    "phonenumbers",
     "trafilatura",
     "regex",
     "numpy",
