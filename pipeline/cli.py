@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from pipeline import registry
+from pipeline.ceiling import ErrorCeilingExceeded
 from pipeline.config import ConfigError, load_config
 
 
@@ -80,12 +81,33 @@ def _print_summary(manifest: dict[str, Any], run_dir: str) -> None:
         top = ", ".join(f"{r}={n}" for r, n in sorted(reasons.items(), key=lambda kv: -kv[1])[:3])
         t = s["totals"]
         print(f"{s['index']:02d} {s['name']:<25}{t['in']:>10}{t['out']:>10}{t['rejected']:>10}  {top}")
-    print(f"counts add up: {'yes' if manifest['balanced'] else 'NO'}; errors: {len(manifest['errors'])}")
+    lost = manifest.get("input_lost") or {"files": 0}
+    print(
+        f"counts add up: {'yes' if manifest['balanced'] else 'NO'}; errors: {len(manifest['errors'])}; "
+        f"input lost: {_lost_summary(lost)}"
+    )
     for e in manifest["errors"][:10]:
         print(f"  error in {e.get('stage')}: {e.get('path', e.get('shard'))}: {e.get('error')}")
+    if lost["files"]:
+        print(
+            f"WARNING: this run lost input: {_lost_summary(lost)} could not be read "
+            "(manifest.json input_lost; where and why: rejected/00_read)"
+        )
+        for f in lost["by_file"][:10]:
+            print(f"  {f['source']}: {f['path']}: {f['bytes']} bytes, ~{_n(f['records_estimate'], 'record')}")
     print(f"manifest: {storage.join(run_dir, 'manifest.json')}")
     if storage.exists(storage.join(run_dir, "report.html")):
         print(f"report:   {storage.join(run_dir, 'report.html')}")
+
+
+def _lost_summary(lost: dict[str, Any]) -> str:
+    if not lost["files"]:
+        return "none"
+    return f"{_n(lost['files'], 'file')}, {lost['bytes']} bytes, ~{_n(lost['records_estimate'], 'record')}"
+
+
+def _n(n: int, thing: str) -> str:
+    return f"{n} {thing}" + ("" if n == 1 else "s")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"winnow: {exc}", file=sys.stderr)
         return 2
+    except ErrorCeilingExceeded as exc:  # finished shards stay done: a rerun with a higher ceiling goes on
+        print(f"winnow: {exc}", file=sys.stderr)
+        return 1
     except (FileNotFoundError, ValueError) as exc:
         print(f"winnow: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2

@@ -94,6 +94,13 @@ class RayConfig(_Strict):
 class Config(_Strict):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")] = "run"
     seed: int = 0
+    max_error_fraction: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="A stage that quarantines more than this fraction of its input documents as errors "
+        "(unreadable, undecodable, failed extraction; not filter rejections) fails the run after it.",
+    )
     sources: list[Source] = Field(min_length=1)
     stages: list[Any] = Field(default_factory=list)
     output: OutputConfig = OutputConfig()

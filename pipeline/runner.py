@@ -17,9 +17,9 @@ from typing import Any
 
 import yaml
 
+from pipeline import ceiling, storage
 from pipeline import manifest as manifest_mod
 from pipeline import progress as progress_mod
-from pipeline import storage
 from pipeline.config import Config, ConfigError
 from pipeline.ray_exec import ensure_ray, map_items
 from pipeline.readers import InputFile, expand_source, reader_for
@@ -112,7 +112,7 @@ class ReadShard:
         n_docs = 0
         try:
             reader = reader_for(src.format)
-            counted = src.format in ("warc", "wet", "parquet")  # readers that count what they skip
+            counted = src.format in ("warc", "wet", "jsonl", "parquet")  # readers that count what they skip
             records = reader(file, src, skipped) if counted else reader(file, src)
             for doc, reason in records:
                 n_docs += 1
@@ -345,10 +345,18 @@ def _run_plan(config: Config, run_dir: str, progress: progress_mod.Progress) -> 
     todo = _pending(read_dir, [f.to_dict() for f in inputs])
     log.info("read: %d input files (%d to do)", len(inputs), len(todo))
     with progress.stage(READ_STAGE, len(todo), sum(storage.size(it["path"]) for it in todo), "files") as sp:
-        map_items(
-            todo, _factory(ReadShard, config, run_dir), config.ray, stateful=False, on_result=sp.update
-        )
+        map_items(todo, _factory(ReadShard, config, run_dir), config.ray, stateful=False, on_result=sp.update)
     timings[READ_STAGE] = round(time.time() - t0, 3)
+    read_stats = load_stats(read_dir)
+    _report_input_lost(read_stats)
+    ceiling.check(
+        read_stats,
+        READ_STAGE,
+        "read",
+        rejected_dir(run_dir, 0, READ_STAGE),
+        config.max_error_fraction,
+        f"00 '{READ_STAGE}'",
+    )
     prev_dir = read_dir
 
     done_stages: list[StageConfig] = []
@@ -394,15 +402,36 @@ def _run_plan(config: Config, run_dir: str, progress: progress_mod.Progress) -> 
                 stage.run(ctx)
             storage.remove_tree(ctx.work_dir)
         timings[seg.dir_name] = round(time.time() - t0, 3)
-        missing = set(shards) - set(load_stats(stage_dir))
+        stats = load_stats(stage_dir)
+        missing = set(shards) - set(stats)
         if missing:
             raise RuntimeError(
                 f"{seg.dir_name}: shards without stats after the stage ran: {sorted(missing)[:5]}"
             )
+        for i, cfg in enumerate(seg.stages, start=seg.first_index):
+            label = f"{i:02d} '{cfg.stage_name}'"
+            rejected = rejected_dir(run_dir, i, cfg)
+            ceiling.check(stats, cfg.stage_name, cfg.kind, rejected, config.max_error_fraction, label)
         prev_dir = stage_dir
 
     timings["total"] = round(time.time() - started, 3)
     return manifest_mod.write_manifest(config, run_dir, plan(config), timings)
+
+
+def _report_input_lost(read_stats: dict[str, dict[str, Any]]) -> None:
+    """A warning as soon as the read stage is done, so a long run's log says it lost input."""
+    lost = manifest_mod.input_lost(read_stats, READ_STAGE)
+    if lost["files"]:
+        names = ", ".join(f"{f['source']}:{f['path']}" for f in lost["by_file"][:5])
+        more = f" and {lost['files'] - 5} more" if lost["files"] > 5 else ""
+        log.warning(
+            "read: input lost: %d file(s), %d bytes, about %d record(s) (rows in rejected/00_read): %s%s",
+            lost["files"],
+            lost["bytes"],
+            lost["records_estimate"],
+            names,
+            more,
+        )
 
 
 def _stage_ray(config: Config, stages: list[StageConfig]) -> Any:

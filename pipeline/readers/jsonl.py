@@ -1,32 +1,53 @@
 """JSON Lines reader (.jsonl, .json, .gz, .zst), streaming with memory bounded by max_document_bytes.
 
 A line that is not valid UTF-8 or JSON, or has no text field, is quarantined with its line number; a
-line longer than the limit is quarantined as `too_large` without ever being held whole in memory; a
-corrupt compressed stream is quarantined where it broke, and the lines before it are kept.
+line longer than the limit is quarantined as `too_large` without ever being held whole in memory. A
+corrupt or truncated compressed stream keeps every line decoded before the damage, and the damaged
+tail is one `corrupt_compression` row with the offset where reading stopped and what was lost (see
+`pipeline/readers/loss.py`). A file that is no text at all (an image, an archive) is one `not_jsonl` row.
 """
 
 from __future__ import annotations
 
 import json
 import zlib
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
 import zstandard
 
 from pipeline import storage
+from pipeline.readers import loss, sniff
 from pipeline.readers.inputs import InputFile
 from pipeline.readers.quarantine import quarantine
 from pipeline.schema import Document
 
 CHUNK = 1 << 16
+FEED = 1 << 12  # compressed bytes per decoder call: what a corrupt spot can cost of the lines before it
 
 
-def decompressed_chunks(path: str) -> Iterator[bytes]:
-    """Decompressed bytes in chunks, by file name (.gz, .zst/.zstd, else raw).
+class CorruptStream(Exception):
+    """The compressed stream cannot be decoded past `offset` (a byte offset in the compressed file)."""
 
-    Chunked rather than a buffered file object so that everything before a corrupt or truncated spot
-    is still delivered before the error is raised.
+    def __init__(self, offset: int, message: str) -> None:
+        super().__init__(message)
+        self.offset = offset
+
+
+class NotJsonl(Exception):
+    """The file's first bytes say it is something else (an image, an archive, binary data)."""
+
+
+Chunk = tuple[bytes, int, int]
+"""Decompressed bytes and the span [start, end) of compressed bytes that produced them."""
+
+
+def decompressed_chunks(path: str) -> Iterator[Chunk]:
+    """Decompressed bytes in chunks, by file name (.gz, .zst/.zstd, else raw), with their compressed span.
+
+    Fed to the decoder FEED bytes at a time, so that everything before a corrupt or truncated spot is
+    delivered before `CorruptStream` is raised, and the span says how far into the file each chunk is.
     """
     with storage.open_input(path) as raw:
         if path.endswith(".gz"):
@@ -34,48 +55,78 @@ def decompressed_chunks(path: str) -> Iterator[bytes]:
         elif path.endswith((".zst", ".zstd")):
             new = zstandard.ZstdDecompressor().decompressobj
         else:
+            pos = 0
             while chunk := raw.read(CHUNK):
-                yield chunk
+                yield chunk, pos, pos + len(chunk)
+                pos += len(chunk)
             return
         d, fed = new(), False
+        pos = mark = 0  # compressed bytes consumed; consumed when the last chunk was yielded
         while chunk := raw.read(CHUNK):
-            while chunk:
-                out = d.decompress(chunk)
-                fed = True
-                if out:
-                    yield out
-                if not d.eof:
-                    break
-                chunk, d, fed = d.unused_data, new(), False
+            for i in range(0, len(chunk), FEED):
+                piece = chunk[i : i + FEED]
+                while piece:
+                    try:
+                        out = d.decompress(piece)
+                    except (zlib.error, zstandard.ZstdError) as exc:
+                        raise CorruptStream(pos, f"{type(exc).__name__}: {exc}") from exc
+                    fed = True
+                    if d.eof:  # a gzip member or zstd frame ended: the next one starts in `unused_data`
+                        pos += len(piece) - len(d.unused_data)
+                        piece, d, fed = d.unused_data, new(), False
+                    else:
+                        pos += len(piece)
+                        piece = b""
+                    if out:
+                        yield out, mark, pos
+                        mark = pos
         if fed and not d.eof:
-            raise EOFError("compressed stream ended before its end-of-stream marker (truncated file)")
+            raise CorruptStream(
+                pos, "compressed stream ended before its end-of-stream marker (truncated file)"
+            )
 
 
-def _lines(chunks: Iterator[bytes], limit: int) -> Iterator[tuple[bytes, bool]]:
-    """(line, complete) pairs; a line over `limit` bytes yields its first `limit` bytes and complete=False,
-    and the rest of it is skipped without being held in memory."""
+def _text_only(chunks: Iterator[Chunk]) -> Iterator[Chunk]:
+    """The chunks, after checking that the first one does not say the file is an image, archive, ..."""
+    checked = False
+    for chunk in chunks:
+        if not checked and chunk[0]:
+            kind = sniff.binary_kind(chunk[0])
+            if kind:
+                raise NotJsonl(kind)
+            checked = True
+        yield chunk
+
+
+def _lines(chunks: Iterator[Chunk], limit: int) -> Iterator[tuple[bytes, bool, int]]:
+    """(line, complete, end) triples; a line over `limit` bytes yields its first `limit` bytes and
+    complete=False, and the rest of it is skipped without being held in memory. `end` is the compressed
+    offset where the line ends, interpolated within the chunk its newline came in."""
     buf = b""
     skipping = False
-    for chunk in chunks:
-        buf += chunk
-        while True:
-            nl = buf.find(b"\n")
-            if nl < 0:
-                break
-            line, buf = buf[: nl + 1], buf[nl + 1 :]
+    end = 0
+    for data, c0, c1 in chunks:
+        held = len(buf)  # bytes before this chunk; they hold no newline
+        buf += data
+        pos = 0
+        while (nl := buf.find(b"\n", pos)) >= 0:
+            line, pos = buf[pos : nl + 1], nl + 1
+            end = c0 + (c1 - c0) * (nl + 1 - held) // len(data)
             if skipping:
                 skipping = False
             elif len(line) > limit:
-                yield line[:limit], False
+                yield line[:limit], False, end
             else:
-                yield line, True
+                yield line, True, end
+        buf = buf[pos:]
+        end = c1
         if len(buf) > limit:
             if not skipping:
-                yield buf[:limit], False
+                yield buf[:limit], False, end
                 skipping = True
             buf = b""
     if buf and not skipping:
-        yield (buf, True) if len(buf) <= limit else (buf[:limit], False)
+        yield (buf, True, end) if len(buf) <= limit else (buf[:limit], False, end)
 
 
 def _field(obj: dict[str, Any], name: str | None) -> Any:
@@ -90,13 +141,19 @@ def _field(obj: dict[str, Any], name: str | None) -> Any:
     return cur
 
 
-def read_jsonl(file: InputFile, cfg: Any) -> Iterator[tuple[Document, str | None]]:
-    lineno = 0
+def read_jsonl(
+    file: InputFile, cfg: Any, skipped: Counter[str] | None = None
+) -> Iterator[tuple[Document, str | None]]:
+    skipped = skipped if skipped is not None else Counter()
+    lineno = rows = good_until = 0  # good_until: compressed offset after the last line read
     try:
-        for raw, complete in _lines(decompressed_chunks(file.path), cfg.max_document_bytes + 4096):
+        chunks = _text_only(decompressed_chunks(file.path))
+        for raw, complete, end in _lines(chunks, cfg.max_document_bytes + 4096):
             lineno += 1
+            good_until = end
             where = f"line:{lineno}"
             if not complete:
+                rows += 1
                 text = raw.decode("utf-8", "replace")
                 yield quarantine(
                     file,
@@ -108,15 +165,34 @@ def read_jsonl(file: InputFile, cfg: Any) -> Iterator[tuple[Document, str | None
                 continue
             if not raw.strip():
                 continue
+            rows += 1
             yield _parse_line(raw, file, cfg, lineno, where)
-    except (EOFError, zlib.error, zstandard.ZstdError) as exc:
+    except NotJsonl as exc:
+        size = storage.size(file.path)
+        yield loss.lost(
+            file,
+            "not_jsonl",
+            where="file",
+            offset=0,
+            bytes_lost=size,
+            records_lost_estimate=0,
+            error=f"the file is {exc}, not JSON Lines; all {size} bytes are unread",
+            skipped=skipped,
+        )
+    except CorruptStream as exc:
         # Bad content only: an OSError is storage (a transient one was retried already) and fails the
         # task, so the file is read again by the next run instead of being lost.
-        yield quarantine(
+        bytes_lost = max(storage.size(file.path) - good_until, 0)
+        yield loss.lost(
             file,
             "corrupt_compression",
             where=f"line:{lineno + 1}",
-            error=f"{type(exc).__name__}: {exc}; lines after this point are unreadable",
+            offset=good_until,
+            bytes_lost=bytes_lost,
+            records_lost_estimate=loss.estimate_records(bytes_lost, good_until, rows),
+            error=f"{exc} (at compressed byte {exc.offset}); the {bytes_lost} bytes after byte "
+            f"{good_until}, from line {lineno + 1} on, are unreadable",
+            skipped=skipped,
         )
 
 

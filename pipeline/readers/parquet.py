@@ -1,4 +1,8 @@
-"""Parquet reader: any file with a text column; winnow's own outputs keep their metadata and attributes."""
+"""Parquet reader: any file with a text column; winnow's own outputs keep their metadata and attributes.
+
+A file that cannot be opened, or a row group that cannot be decoded, is one row that says what it cost
+(`pipeline/readers/loss.py`); the row groups after a damaged one are still read.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline import storage
+from pipeline.readers import loss
 from pipeline.readers.inputs import InputFile
 from pipeline.readers.jsonl import record_to_document
 from pipeline.readers.quarantine import quarantine
@@ -22,12 +27,23 @@ BATCH_ROWS = 1000
 def read_parquet(
     file: InputFile, cfg: Any, skipped: Counter | None = None
 ) -> Iterator[tuple[Document, str | None]]:
+    skipped = skipped if skipped is not None else Counter()
     try:
         pf = pq.ParquetFile(storage.open_input(file.path))
     except storage.StorageError:
         raise
     except (OSError, pa.ArrowException) as exc:
-        yield quarantine(file, "unreadable_file", where="file", error=f"{type(exc).__name__}: {exc}")
+        size = storage.size(file.path)
+        yield loss.lost(
+            file,
+            "unreadable_file",
+            where="file",
+            offset=0,
+            bytes_lost=size,
+            records_lost_estimate=0,  # the footer that says how many rows is what could not be read
+            error=f"{type(exc).__name__}: {exc}; all {size} bytes are unread",
+            skipped=skipped,
+        )
         return
     names = set(pf.schema_arrow.names)
     if cfg.text_field.split(".")[0] not in names:
@@ -59,16 +75,27 @@ def read_parquet(
             raise
         except (OSError, pa.ArrowException) as exc:
             lost = start + n - row
-            if skipped is not None:
-                skipped["rows_lost"] += lost
-            yield quarantine(
+            skipped["rows_lost"] += lost
+            group = pf.metadata.row_group(g)
+            columns = [group.column(c) for c in range(group.num_columns)]
+            stored = sum(c.total_compressed_size for c in columns)
+            yield loss.lost(
                 file,
                 "unreadable_row_group",
                 where=f"row:{row}",
+                offset=min((_first_page(c) for c in columns), default=0),
+                bytes_lost=stored * lost // n if n else 0,
+                records_lost_estimate=lost,  # exact: the footer says how many rows the group held
                 error=f"{type(exc).__name__}: {exc}",
                 metadata={"row_group": g, "rows_in_group": n, "rows_lost": lost},
+                skipped=skipped,
             )
         start += n
+
+
+def _first_page(column: Any) -> int:
+    """Where a column chunk starts in the file (its dictionary page, if it has one)."""
+    return min(o for o in (column.dictionary_page_offset, column.data_page_offset) if o is not None)
 
 
 def _json(value: Any) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """WARC (HTML responses to text) and WET (conversion records) readers, on FastWARC.
 
-A corrupt gzip member does not end the file: the reader quarantines it with its offset and resumes at
-the next gzip member. A record whose body is shorter than its Content-Length (a truncated file) is
-quarantined as `truncated_record`. Request, metadata and warcinfo records are not documents: they are
-skipped by record type and never counted as input.
+A corrupt gzip member does not end the file: the reader quarantines it with its offset and the bytes
+it cost (`pipeline/readers/loss.py`) and resumes at the next gzip member. A record whose body is shorter
+than its Content-Length (a truncated file) is quarantined as `truncated_record`; a file with no WARC
+record at all (random bytes, an image) is one `not_a_warc_file` row. Request, metadata and warcinfo
+records are not documents: they are skipped by record type and never counted as input.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import IO, Any
 from fastwarc.warc import ArchiveIterator, WarcRecordType
 
 from pipeline import storage
+from pipeline.readers import loss, sniff
 from pipeline.readers.html import ExtractionError, extract_text
 from pipeline.readers.inputs import InputFile
 from pipeline.readers.quarantine import quarantine, sized
@@ -43,40 +45,82 @@ def _next_member(f: IO[bytes], after: int) -> int | None:
     return None
 
 
+@dataclass
+class _Lost:
+    """A span [start, end) of the file that gave no record: a corrupt region, or the whole file."""
+
+    start: int
+    end: int
+    error: str
+    no_record: bool = False  # the file held no WARC record at all: it is not a WARC file
+
+
 def _records(
     file: InputFile, record_types: WarcRecordType, parse_http: bool, skipped: Counter
-) -> Iterator[Any]:
-    """Yield (record, body bytes) or ("error", offset, message), resyncing after corrupt gzip members."""
+) -> Iterator[tuple[Any, bytes] | _Lost]:
+    """Yield (record, body bytes) of the wanted types, and a `_Lost` span per region that gave no record,
+    resyncing at the next gzip member after a corrupt one.
+
+    Every record type is iterated (the unwanted ones are skipped here), so that a file of requests and
+    metadata still counts as a WARC file. A span ends where the next record starts, so bytes FastWARC
+    passes over without a word (a corrupt head, a binary file) are a span too.
+    """
+    gz = file.path.endswith(".gz")
+    recognised = 0
     with storage.open_input(file.path) as f:
         start = 0
-        in_corrupt_region = False
+        lost: _Lost | None = None  # the open span: it ends where the next record starts
         for _ in range(MAX_RESYNCS):
             f.seek(start)
-            last, n_read = start, 0
+            last, n_read, last_whole = start, 0, False
             try:
                 # quirks_mode: ClueWeb09's WARC/0.18 ends header lines with a bare LF.
                 records = ArchiveIterator(
-                    f, record_types=record_types, parse_http=parse_http, quirks_mode=True
+                    f, record_types=WarcRecordType.any_type, parse_http=parse_http, quirks_mode=True
                 )
                 for rec in records:
-                    last = start + rec.stream_pos
+                    last, last_whole = rec.stream_pos, False  # FastWARC's offsets are absolute
                     n_read += 1
-                    yield rec, rec.reader.read()
-                return
+                    recognised += 1
+                    if lost is None and n_read == 1 and last > start:  # bytes skipped before it
+                        lost = _Lost(start, start, f"no WARC record header at offset {start}")
+                    if lost is not None:
+                        lost.end = last
+                        yield lost
+                        lost = None
+                    if rec.record_type & record_types:
+                        body = rec.reader.read()
+                        last_whole = True
+                        yield rec, body
+                if n_read:
+                    break
+                lost = lost or _Lost(start, start, f"no WARC record at offset {start}: {_head(f, start)}")
             except BaseException as exc:  # FastWARC's Rust panics derive from BaseException
                 if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit | storage.StorageError):
                     raise
-                # One quarantined row per corrupt region, not one per false gzip header inside it.
-                if n_read or not in_corrupt_region:
-                    yield "error", last, f"{type(exc).__name__}: {exc}"
-                in_corrupt_region = True
-            if not file.path.endswith(".gz"):
-                return
+                if lost is None:
+                    # A record read whole is good: the damage starts at the member after it.
+                    begin = (_next_member(f, last) or last) if last_whole else last
+                    lost = _Lost(begin, begin, f"{type(exc).__name__}: {exc}")
+            if not gz:
+                break
             nxt = _next_member(f, last)
             if nxt is None:
-                return
+                break
             skipped["resyncs"] += 1
             start = nxt
+        if lost is not None:
+            lost.end = storage.size(file.path)
+            if not recognised:
+                lost.error, lost.no_record = f"no WARC or ARC record in the file: {_head(f, 0)}", True
+            if lost.end > lost.start:
+                yield lost
+
+
+def _head(f: IO[bytes], offset: int) -> str:
+    """What the bytes at `offset` look like, for the error of a span with no WARC record."""
+    f.seek(offset)
+    return f"it starts with {sniff.describe(f.read(sniff.SNIFF_BYTES))}"
 
 
 def _warc_meta(rec: Any, file: InputFile) -> dict[str, Any]:
@@ -149,12 +193,15 @@ class _Whole:
 def _whole_records(
     file: InputFile, record_types: WarcRecordType, parse_http: bool, skipped: Counter
 ) -> Iterator[_Whole | tuple[Document, str]]:
-    """Complete records, or quarantined rows for corrupt gzip regions and truncated records."""
+    """Complete records, or quarantined rows for unreadable spans and truncated records."""
+    docs = bytes_gone = 0  # records of the wanted types so far; bytes of the spans lost so far
     for item in _records(file, record_types, parse_http, skipped):
-        if item[0] == "error":
-            yield quarantine(file, "corrupt_record", where=f"offset:{item[1]}", error=item[2])
+        if isinstance(item, _Lost):
+            yield _lost_row(file, item, docs, bytes_gone, skipped)
+            bytes_gone += item.end - item.start
             continue
         rec, body = item
+        docs += 1
         whole = _Whole(
             body,
             _record_id(rec, file),
@@ -164,17 +211,50 @@ def _whole_records(
             rec.headers.get("Content-Type") or "",
         )
         if len(body) < rec.content_length:
-            yield quarantine(
+            # The file ends inside this record: it was cut, and whatever followed is not in it.
+            yield loss.lost(
                 file,
                 "truncated_record",
                 where=whole.where,
+                offset=rec.stream_pos,
+                bytes_lost=max(storage.size(file.path) - rec.stream_pos, 0),
+                records_lost_estimate=1,
+                error=f"body has {len(body)} of {rec.content_length} bytes; the file ends inside it",
+                skipped=skipped,
+                metadata=whole.meta,
                 doc_id=whole.doc_id,
                 url=whole.url,
-                metadata=whole.meta,
-                error=f"body has {len(body)} of {rec.content_length} bytes",
             )
             continue
         yield whole
+
+
+def _lost_row(
+    file: InputFile, span: _Lost, docs: int, bytes_gone: int, skipped: Counter
+) -> tuple[Document, str]:
+    """One row for a span that gave no record: `not_a_warc_file` when the file held none at all."""
+    n = span.end - span.start
+    if span.no_record:
+        return loss.lost(
+            file,
+            "not_a_warc_file",
+            where="file",
+            offset=0,
+            bytes_lost=n,
+            records_lost_estimate=0,
+            error=f"{span.error}; all {n} bytes are unread",
+            skipped=skipped,
+        )
+    return loss.lost(
+        file,
+        "corrupt_record",
+        where=f"offset:{span.start}",
+        offset=span.start,
+        bytes_lost=n,
+        records_lost_estimate=loss.estimate_records(n, span.start - bytes_gone, docs),
+        error=f"{span.error}; bytes {span.start}-{span.end} gave no record",
+        skipped=skipped,
+    )
 
 
 def is_arc(path: str) -> bool:
@@ -250,6 +330,7 @@ def _arc_records(file: InputFile, skipped: Counter) -> Iterator[_Whole | tuple[D
         raw.seek(0)
         f: Any = gzip.GzipFile(fileobj=raw) if gz else raw
         stream = _Lookahead(f)
+        docs = 0
         try:
             while line := stream.line():
                 start = stream.offset - len(line)
@@ -274,16 +355,55 @@ def _arc_records(file: InputFile, skipped: Counter) -> Iterator[_Whole | tuple[D
                     continue
                 meta = {"file": file.rel, "offset": start, "arc_date": date}
                 if len(block) < int(length) and inside is None:
-                    error = f"block has {len(block)} of {length} bytes"
-                    yield quarantine(file, "truncated_record", where=where, doc_id=f"{file.rel}#{where}",
-                                     url=url, metadata=meta, error=error)
+                    at = _stored_offset(stream, raw.tell() if gz else None, start)
+                    yield loss.lost(
+                        file,
+                        "truncated_record",
+                        where=where,
+                        offset=at,
+                        bytes_lost=max(storage.size(file.path) - at, 0),
+                        records_lost_estimate=1,
+                        error=f"block has {len(block)} of {length} bytes; the file ends inside it",
+                        skipped=skipped,
+                        metadata=meta,
+                        doc_id=f"{file.rel}#{where}",
+                        url=url,
+                    )
                     return
+                docs += 1
                 yield _Whole(block, f"{file.rel}#{where}", url, meta, where, mime)
         except (EOFError, OSError, zlib.error) as exc:
             if isinstance(exc, storage.StorageError):
                 raise
-            error = f"{type(exc).__name__}: {exc}; records after this point are unreadable"
-            yield quarantine(file, "corrupt_record", where=f"offset:{stream.offset}", error=error)
+            yield _arc_tail(file, exc, stream, raw.tell() if gz else None, docs, skipped)
+
+
+def _stored_offset(stream: _Lookahead, raw_pos: int | None, offset: int) -> int:
+    """The offset in the file as stored of `offset` in the decompressed stream: the same in a plain
+    file; in a gzipped one, estimated from how far the decompressor had read (`raw_pos`) for the bytes
+    it produced."""
+    if raw_pos is None:
+        return offset
+    produced = stream.offset + len(stream.buf) - stream.i
+    return raw_pos * offset // produced if produced else 0
+
+
+def _arc_tail(
+    file: InputFile, exc: BaseException, stream: _Lookahead, raw_pos: int | None, docs: int, skipped: Counter
+) -> tuple[Document, str]:
+    """The row for an ARC file's unreadable tail, from where reading stopped to the end of the file."""
+    size = storage.size(file.path)
+    at = min(_stored_offset(stream, raw_pos, stream.offset), size)
+    return loss.lost(
+        file,
+        "corrupt_record",
+        where=f"offset:{stream.offset}",
+        offset=at,
+        bytes_lost=size - at,
+        records_lost_estimate=loss.estimate_records(size - at, at, docs),
+        error=f"{type(exc).__name__}: {exc}; records after this point are unreadable",
+        skipped=skipped,
+    )
 
 
 def read_warc(

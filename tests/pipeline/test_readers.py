@@ -203,8 +203,12 @@ def test_a_damaged_parquet_row_group_costs_only_its_rows(tmp_path: Path) -> None
     rows were lost (counted as skipped_rows_lost in the manifest)."""
     p = tmp_path / "d.parquet"
     words = [f"document {i} " + "with some words of text " * 30 for i in range(300)]
-    pq.write_table(pa.table({"id": [str(i) for i in range(300)], "text": words}), p,
-                   row_group_size=100, compression="snappy")
+    pq.write_table(
+        pa.table({"id": [str(i) for i in range(300)], "text": words}),
+        p,
+        row_group_size=100,
+        compression="snappy",
+    )
     meta = pq.ParquetFile(p).metadata.row_group(1)
     col = meta.column(1)  # text
     data = bytearray(p.read_bytes())
@@ -219,4 +223,6 @@ def test_a_damaged_parquet_row_group_costs_only_its_rows(tmp_path: Path) -> None
     bad = next(d for d, r in records if r)
     assert bad.metadata["row_group"] == 1 and bad.metadata["rows_lost"] == 100
     assert skipped["rows_lost"] == 100
+    assert bad.metadata["records_lost_estimate"] == 100 and 0 < bad.metadata["bytes_lost"] < p.stat().st_size
+    assert skipped["records_lost_estimate"] == 100 and skipped["files_with_loss"] == 1
     assert [d.id for d, r in records if not r][100] == "200"  # later groups keep their row numbers
