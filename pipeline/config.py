@@ -42,8 +42,10 @@ class _SourceBase(_Strict):
 
 class WarcSource(_SourceBase):
     format: Literal["warc"]
-    extractor: Literal["resiliparse", "trafilatura"] = Field(
-        "trafilatura", description="HTML to text; trafilatura is the more precise (docs/extractors.md)."
+    extractor: Literal["winnow", "resiliparse", "trafilatura"] = Field(
+        "trafilatura",
+        description="HTML to text: winnow (block model, best on WCXB's page types), resiliparse "
+        "(fastest) or trafilatura (best on news articles); numbers in docs/extractors.md.",
     )
     min_text_chars: int = Field(1, ge=0, description="Extracted text shorter than this is rejected.")
 

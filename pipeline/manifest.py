@@ -14,6 +14,7 @@ from typing import Any
 
 from pipeline import storage
 from pipeline.config import Config
+from pipeline.readers import loss
 from pipeline.schema import dumps
 from pipeline.shards import file_digest, load_stats, merge_tallies, output_path
 
@@ -34,6 +35,7 @@ PACKAGES = (
     "resiliparse",
     "python-stdnum",
     "trafilatura",
+    "lightgbm",
     "regex",
     "numpy",
     "phonenumbers",
@@ -157,6 +159,7 @@ def write_manifest(
         "outputs": outputs,
         "extra": extra,
         "errors": errors,
+        "input_lost": input_lost(read_stats, READ_STAGE),
         "balanced": all(s["balanced"] for s in stages),
         "timings": timings,
     }
@@ -165,6 +168,32 @@ def write_manifest(
         (json.dumps(manifest, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode(),
     )
     return manifest
+
+
+def input_lost(read_stats: dict[str, dict[str, Any]], stage: str) -> dict[str, Any]:
+    """Input the read stage could not turn into rows (damaged tails, corrupt regions, files that are not
+    their format), from each input file's `skipped_*` counters: counted, so it is never hidden."""
+    by_file = []
+    for st in read_stats.values():
+        counters = st.get("stages", {}).get(stage, {}).get("counters", {})
+        if not counters.get(f"skipped_{loss.FILES}"):
+            continue
+        by_file.extend(
+            {
+                "source": i["source"],
+                "path": i["path"],
+                "bytes": counters.get(f"skipped_{loss.BYTES}", 0),
+                "records_estimate": counters.get(f"skipped_{loss.RECORDS}", 0),
+            }
+            for i in st.get("inputs", [])
+        )
+    by_file.sort(key=lambda f: (f["source"], f["path"]))
+    return {
+        "files": len(by_file),
+        "bytes": sum(f["bytes"] for f in by_file),
+        "records_estimate": sum(f["records_estimate"] for f in by_file),
+        "by_file": by_file,
+    }
 
 
 def _extra_outputs(run_dir: str) -> list[dict[str, Any]]:

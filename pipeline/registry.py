@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "report": "pipeline.report:register",
     "inspect": "pipeline.sampling:register",
     "train-lm": "filters.kenlm_train:register",
+    "train-extractor": "pipeline.readers.main_content_train:register",
     "train-tokenizer": "tokenization.train:register",
     "check-megatron": "tokenization.megatron:register_check",
     "megatron-args": "tokenization.blend:register_args",

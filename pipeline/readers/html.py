@@ -30,7 +30,7 @@ from resiliparse.parse.encoding import bytes_to_str, detect_encoding, map_encodi
 from resiliparse.parse.html import HTMLTree
 
 DEFAULT_EXTRACTOR = "trafilatura"
-EXTRACTORS: tuple[str, ...] = ("resiliparse", "trafilatura")
+EXTRACTORS: tuple[str, ...] = ("winnow", "resiliparse", "trafilatura")
 
 _BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF8, "utf-8"),
@@ -135,10 +135,29 @@ def _trafilatura(html: str, url: str | None) -> str:
     return text or ""
 
 
+def _winnow(html: str, url: str | None) -> str:
+    from pipeline.readers.main_content import extract_main_content
+
+    return extract_main_content(html)
+
+
 _IMPLEMENTATIONS: dict[str, Callable[[str, str | None], str]] = {
+    "winnow": _winnow,
     "resiliparse": _resiliparse,
     "trafilatura": _trafilatura,
 }
+
+
+def prepare_html(html: bytes | str, encoding_hint: str | None = None) -> str:
+    """Page bytes (or str) as the text every extractor is given: decoded, control characters out."""
+    if isinstance(html, bytes | bytearray | memoryview):
+        try:
+            html = decode_html(bytes(html), encoding_hint)
+        except Exception as exc:  # a failure here is a bug in a codec, but must not stop a run
+            raise ExtractionError("html_decode_error", f"{type(exc).__name__}: {exc}") from exc
+    elif not isinstance(html, str):
+        raise TypeError(f"html must be bytes or str, not {type(html).__name__}")
+    return _clean_chars(html)
 
 
 def extract_text(
@@ -158,14 +177,7 @@ def extract_text(
         impl = _IMPLEMENTATIONS[extractor]
     except KeyError:
         raise ValueError(f"unknown HTML extractor {extractor!r}; choose one of {list(EXTRACTORS)}") from None
-    if isinstance(html, bytes | bytearray | memoryview):
-        try:
-            html = decode_html(bytes(html), encoding_hint)
-        except Exception as exc:  # a failure here is a bug in a codec, but must not stop a run
-            raise ExtractionError("html_decode_error", f"{type(exc).__name__}: {exc}") from exc
-    elif not isinstance(html, str):
-        raise TypeError(f"html must be bytes or str, not {type(html).__name__}")
-    html = _clean_chars(html)
+    html = prepare_html(html, encoding_hint)
     if not html.strip():
         return ""
     try:
