@@ -24,6 +24,7 @@ import numpy as np
 from pipeline.readers import blocks as blk
 
 MODEL_PATH = Path(__file__).with_name("main_content_model.txt.gz")
+MIN_FALLBACK_WORDS = 10
 
 # Blocks inside these containers are one item of a list or table: a newline between two of them.
 _ITEM_BITS = blk.CONTAINER_BITS["li"] | blk.CONTAINER_BITS["table"] | blk.CONTAINER_BITS["dl"]
@@ -112,4 +113,11 @@ def extract_main_content(html: str, model: BlockModel | None = None) -> str:
         return ""
     model = model or default_model()
     scores = model.scores(blk.block_features(page))
-    return render(page.blocks, scores >= model.threshold)
+    keep = scores >= model.threshold
+    if not keep.any():
+        # A page that is one short text (a stub, a bare <p>) scores low everywhere; keep its best
+        # block when that block is prose, not a lone label.
+        best = int(np.argmax(scores))
+        if len(page.blocks[best].text.split()) >= MIN_FALLBACK_WORDS:
+            keep[best] = True
+    return render(page.blocks, keep)
