@@ -169,15 +169,8 @@ def read_jsonl(
             yield _parse_line(raw, file, cfg, lineno, where)
     except NotJsonl as exc:
         size = storage.size(file.path)
-        yield loss.lost(
-            file,
-            "not_jsonl",
-            where="file",
-            offset=0,
-            bytes_lost=size,
-            records_lost_estimate=0,
-            error=f"the file is {exc}, not JSON Lines; all {size} bytes are unread",
-            skipped=skipped,
+        yield loss.whole_file(
+            file, "not_jsonl", size=size, cause=f"the file is {exc}, not JSON Lines", skipped=skipped
         )
     except CorruptStream as exc:
         # Bad content only: an OSError is storage (a transient one was retried already) and fails the

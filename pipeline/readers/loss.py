@@ -54,3 +54,19 @@ def lost(
         "records_lost_estimate": records_lost_estimate,
     }
     return quarantine(file, reason, where=where, error=error, metadata=meta, doc_id=doc_id, url=url)
+
+
+def whole_file(
+    file: InputFile, reason: str, *, size: int, cause: str, skipped: Counter[str]
+) -> tuple[Document, str]:
+    """The one row for a file none of which could be read (not its format, or no readable footer)."""
+    return lost(
+        file,
+        reason,
+        where="file",
+        offset=0,
+        bytes_lost=size,
+        records_lost_estimate=0,
+        error=f"{cause}; all {size} bytes are unread",
+        skipped=skipped,
+    )

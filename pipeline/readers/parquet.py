@@ -34,15 +34,9 @@ def read_parquet(
         raise
     except (OSError, pa.ArrowException) as exc:
         size = storage.size(file.path)
-        yield loss.lost(
-            file,
-            "unreadable_file",
-            where="file",
-            offset=0,
-            bytes_lost=size,
-            records_lost_estimate=0,  # the footer that says how many rows is what could not be read
-            error=f"{type(exc).__name__}: {exc}; all {size} bytes are unread",
-            skipped=skipped,
+        # No estimate of the records: the footer that says how many rows is what could not be read.
+        yield loss.whole_file(
+            file, "unreadable_file", size=size, cause=f"{type(exc).__name__}: {exc}", skipped=skipped
         )
         return
     names = set(pf.schema_arrow.names)

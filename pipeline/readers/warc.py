@@ -235,16 +235,7 @@ def _lost_row(
     """One row for a span that gave no record: `not_a_warc_file` when the file held none at all."""
     n = span.end - span.start
     if span.no_record:
-        return loss.lost(
-            file,
-            "not_a_warc_file",
-            where="file",
-            offset=0,
-            bytes_lost=n,
-            records_lost_estimate=0,
-            error=f"{span.error}; all {n} bytes are unread",
-            skipped=skipped,
-        )
+        return loss.whole_file(file, "not_a_warc_file", size=n, cause=span.error, skipped=skipped)
     return loss.lost(
         file,
         "corrupt_record",
