@@ -3,7 +3,8 @@
 The corpus is the real English (article bodies, Dolma CC docs) and Chinese (Skywork) web documents
 under ../shared/data, repeated to --mb megabytes of UTF-8. winnow runs every type (and, for an
 apples-to-apples line, only e-mail + IP, which is all PIIFormatter covers); datatrove runs on the same
-documents in the same process. Run with the bench venv so the peer is importable:
+documents in the same process. Rows: the default types, every type (with person and address), and
+person + address alone. Run with the bench venv so the peer is importable:
 
     /work/.venv-bench/bin/python bench/pii_speed.py [--mb 8] [--repeat 3]
 
@@ -23,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.pii_quality import load_web_texts  # noqa: E402
-from filters.pii import PiiConfig  # noqa: E402
+from filters.pii import PiiConfig, all_types  # noqa: E402
 from pipeline.schema import Document  # noqa: E402
 
 
@@ -64,13 +65,24 @@ def main() -> None:
     print(f"corpus: {len(docs)} real web docs (en + zh), {mbytes:.1f} MB UTF-8, best of {args.repeat} passes")
 
     full = PiiConfig().build()
+    new_types = PiiConfig(types=list(all_types())).build()
+    names_only = PiiConfig(types=["person", "address"]).build()
     email_ip = PiiConfig(types=["email", "ip_address"], ip_public_only=True).build()
 
     def run_step(step):
         return lambda text: step.process(Document(id="x", text=text, source="bench"))
 
     rows: list[tuple[str, float]] = []
-    rows.append(("winnow pii, all 8 types", timed(run_step(full), docs, args.repeat)))
+    rows.append(
+        (f"winnow pii, default {len(full.config.types)} types", timed(run_step(full), docs, args.repeat))
+    )
+    rows.append(
+        (
+            f"winnow pii, all {len(all_types())} types (+person, address)",
+            timed(run_step(new_types), docs, args.repeat),
+        )
+    )
+    rows.append(("winnow pii, person + address only", timed(run_step(names_only), docs, args.repeat)))
     rows.append(("winnow pii, email + public IPv4/6", timed(run_step(email_ip), docs, args.repeat)))
     try:
         from datatrove.pipeline.formatters import PIIFormatter

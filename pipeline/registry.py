@@ -40,6 +40,7 @@ COMMANDS: dict[str, str] = {
     "megatron-args": "tokenization.blend:register_args",
     "verify": "pipeline.manifest:register_verify",
     "train-classifier": "filters.classifier_train:register",
+    "build-pii-gazetteer": "filters.pii.gazetteer_build:register",
 }
 
 

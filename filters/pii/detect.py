@@ -12,17 +12,21 @@ import bisect
 import re
 from collections.abc import Iterable
 
+from filters.pii.addresses import find_addresses
 from filters.pii.cards import find_cards
 from filters.pii.emails import find_emails
 from filters.pii.iban import scan_ibans
+from filters.pii.names import find_persons
 from filters.pii.national_ids import NATIONAL_IDS, find_national_ids
 from filters.pii.network import find_ips
 from filters.pii.phones import find_phones
 from filters.pii.secrets import find_secrets
 from filters.pii.spans import Span
 
-BASE_TYPES = ("secret", "email", "iban", "credit_card", "ip_address", "phone")
+BASE_TYPES = ("secret", "email", "iban", "credit_card", "ip_address", "address", "phone", "person")
 # National ids go between "iban" and "credit_card": an 18-digit Chinese id starting with 6 can pass Luhn.
+# "address" goes before "phone" (a house number and postcode are not a phone) and "person" last: a
+# street named after a person ("Rua Cyro Schmutzer Franco 1213") is an address.
 
 
 def all_types() -> tuple[str, ...]:
@@ -93,6 +97,10 @@ class PiiDetector:
             numeric += find_cards(text)
         if "phone" in on:
             numeric += find_phones(text, self.phone_regions)
+        if "address" in on:
+            spans += find_addresses(text)
+        if "person" in on:
+            spans += find_persons(text)
         if numeric:
             urls = _url_ranges(text)
             if urls:

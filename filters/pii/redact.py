@@ -28,6 +28,8 @@ DEFAULT_TAGS: dict[str, str] = {
     "us_ssn": "<US_SSN>",
     "cn_id": "<CN_ID>",
     "secret": "<SECRET>",
+    "person": "<PERSON>",
+    "address": "<ADDRESS>",
 }
 
 
@@ -151,7 +153,46 @@ def _fake_secret(value: str, rnd: _Stream) -> str:
     return value[:keep] + _same_shape(value[keep:], rnd)
 
 
+def _pick(pool: list[str], rnd: _Stream) -> str:
+    return pool[(rnd.byte() << 8 | rnd.byte()) % len(pool)]
+
+
+def _fake_person(value: str, rnd: _Stream) -> str:
+    """Names from the shipped gazetteer: first word a first name, the rest last names; CJK: 姓 + 名."""
+    from filters.pii.names import gazetteer
+
+    g = gazetteer()
+    if any("\u4e00" <= c <= "\u9fff" for c in value):
+        given = sorted(x for x in g.zh_given if len(x) == len(value) - 1) or sorted(g.zh_given)
+        return _pick(sorted(s for s in g.zh_surnames if len(s) == 1), rnd) + _pick(given, rnd)
+    first, last = sorted(g.first), sorted(g.last)
+    words = value.split(" ")
+    out = [
+        _pick(first if i == 0 and len(words) > 1 else last, rnd) if w[:1].isalpha() and len(w) > 2 else w
+        for i, w in enumerate(words)
+    ]
+    return " ".join(out)
+
+
+# Address words that carry structure, not identity, and stay: street types, units, CJK admin suffixes.
+_ADDRESS_KEEP = set("省市区县镇乡村路街道巷弄号栋幢座楼层室单元")
+_CJK_POOL = "东南西北中华新民和平安康宁长青山水林光明朝阳文化建设幸福"
+
+
+def _fake_address(value: str, rnd: _Stream) -> str:
+    """Digits and letters of the same shape; CJK characters other than admin suffixes replaced too."""
+    out = []
+    for ch in value:
+        if "\u4e00" <= ch <= "\u9fff" and ch not in _ADDRESS_KEEP:
+            out.append(_CJK_POOL[rnd.byte() % len(_CJK_POOL)])
+        else:
+            out.append(ch)
+    return _same_shape("".join(out), rnd)
+
+
 FAKERS: dict[str, Callable[[str, _Stream], str]] = {
+    "person": _fake_person,
+    "address": _fake_address,
     "email": _fake_email,
     "phone": _fake_phone,
     "ip_address": _fake_ip,

@@ -200,7 +200,8 @@ def test_real_chinese_text_only_pii_changes(shared_data) -> None:
 def test_real_english_sentences_have_few_detections(shared_data) -> None:
     """lingua's English sentences: detections are real contact data, not dates/prices/versions."""
     lines = (shared_data / "langid/lingua_sentences/en.txt").read_text(encoding="utf-8").split("\n")
-    detector = PiiDetector(all_types())
+    # Pattern types only: news sentences name real people, which `person` rightly finds (docs/pii.md).
+    detector = PiiDetector([t for t in all_types() if t not in ("person", "address")])
     hits = [(s.kind, line[s.start : s.end]) for line in lines for s in detector.find(line)]
     assert len(lines) > 500
     assert len(hits) <= 15
