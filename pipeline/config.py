@@ -54,11 +54,21 @@ class WetSource(_SourceBase):
     format: Literal["wet"]
 
 
+_SHARD_MB = Field(
+    256,
+    ge=1,
+    description="Files larger than this are read as several shards of about this size, in parallel "
+    "(uncompressed JSON Lines by line ranges, Parquet by row groups; .gz/.zst files stay whole). "
+    "null: one shard per file.",
+)
+
+
 class JsonlSource(_SourceBase):
     format: Literal["jsonl"]
     text_field: str = "text"
     id_field: str | None = "id"
     url_field: str | None = "url"
+    shard_mb: int | None = _SHARD_MB
 
 
 class ParquetSource(_SourceBase):
@@ -66,6 +76,7 @@ class ParquetSource(_SourceBase):
     text_field: str = "text"
     id_field: str | None = "id"
     url_field: str | None = "url"
+    shard_mb: int | None = _SHARD_MB
 
 
 class TextSource(_SourceBase):

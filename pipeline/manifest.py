@@ -153,7 +153,7 @@ def write_manifest(
         "config": config.canonical(),
         "config_hash": config.hash(),
         "packages": package_versions(),
-        "inputs": sorted(inputs, key=lambda i: (i["source"], i["path"])),
+        "inputs": sorted(inputs, key=lambda i: (i["source"], i["path"], i.get("start", 0))),
         "stages": stages,
         "final_dir": _rel(run_dir, last_dir),
         "outputs": outputs,
@@ -173,21 +173,19 @@ def write_manifest(
 def input_lost(read_stats: dict[str, dict[str, Any]], stage: str) -> dict[str, Any]:
     """Input the read stage could not turn into rows (damaged tails, corrupt regions, files that are not
     their format), from each input file's `skipped_*` counters: counted, so it is never hidden."""
-    by_file = []
+    lost: dict[tuple[str, str], dict[str, Any]] = {}  # by file: the ranges of a large file add up
     for st in read_stats.values():
         counters = st.get("stages", {}).get(stage, {}).get("counters", {})
         if not counters.get(f"skipped_{loss.FILES}"):
             continue
-        by_file.extend(
-            {
-                "source": i["source"],
-                "path": i["path"],
-                "bytes": counters.get(f"skipped_{loss.BYTES}", 0),
-                "records_estimate": counters.get(f"skipped_{loss.RECORDS}", 0),
-            }
-            for i in st.get("inputs", [])
-        )
-    by_file.sort(key=lambda f: (f["source"], f["path"]))
+        for i in st.get("inputs", []):
+            entry = lost.setdefault(
+                (i["source"], i["path"]),
+                {"source": i["source"], "path": i["path"], "bytes": 0, "records_estimate": 0},
+            )
+            entry["bytes"] += counters.get(f"skipped_{loss.BYTES}", 0)
+            entry["records_estimate"] += counters.get(f"skipped_{loss.RECORDS}", 0)
+    by_file = [lost[k] for k in sorted(lost)]
     return {
         "files": len(by_file),
         "bytes": sum(f["bytes"] for f in by_file),

@@ -146,11 +146,13 @@ class ReadShard:
             errors.append({"path": file.rel, "error": f"{type(exc).__name__}: {exc}"})
         writer.tally.add_counters(READ_STAGE, {f"skipped_{k}": v for k, v in skipped.items()})
         writer.tally.add_counters(READ_STAGE, dict(controls))
-        input_info = {"source": file.source, "path": file.rel}
+        input_info: dict[str, Any] = {"source": file.source, "path": file.rel}
+        if file.is_range:
+            input_info.update(start=file.start, end=file.end)
         if not errors:
             from pipeline.shards import file_digest
 
-            input_info.update(file_digest(file.path))
+            input_info.update(file_digest(file.path, file.start, file.end))
         stats = writer.finish({"inputs": [input_info], "errors": errors})
         size = input_info.get("bytes")
         return {
@@ -158,7 +160,7 @@ class ReadShard:
             "errors": len(errors),
             "seconds": stats["seconds"],
             "docs": n_docs,
-            "bytes": size if size is not None else storage.size(file.path),
+            "bytes": size if size is not None else _input_bytes(file),
         }
 
 
@@ -229,6 +231,10 @@ class DocumentShard:
             "docs": n_docs,
             "bytes": sum(storage.size(f) for f in files),
         }
+
+
+def _input_bytes(file: InputFile) -> int:
+    return file.end - file.start if file.end is not None else storage.size(file.path)
 
 
 def _guarded(step: DocumentStep, docs: list[Document]) -> list[str | None]:
@@ -344,7 +350,8 @@ def _run_plan(config: Config, run_dir: str, progress: progress_mod.Progress) -> 
     t0 = time.time()
     todo = _pending(read_dir, [f.to_dict() for f in inputs])
     log.info("read: %d input files (%d to do)", len(inputs), len(todo))
-    with progress.stage(READ_STAGE, len(todo), sum(storage.size(it["path"]) for it in todo), "files") as sp:
+    todo_bytes = sum(_input_bytes(InputFile(**it)) for it in todo)
+    with progress.stage(READ_STAGE, len(todo), todo_bytes, "files") as sp:
         map_items(todo, _factory(ReadShard, config, run_dir), config.ray, stateful=False, on_result=sp.update)
     timings[READ_STAGE] = round(time.time() - t0, 3)
     read_stats = load_stats(read_dir)

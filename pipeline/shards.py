@@ -126,14 +126,19 @@ class RollingParquet:
             self._writer = None
 
 
-def file_digest(path: str) -> dict[str, Any]:
-    """Size and sha256 of a written file (what the manifest and `winnow verify` compare)."""
+def file_digest(path: str, start: int = 0, end: int | None = None) -> dict[str, Any]:
+    """Size and sha256 of a file, or of its bytes [start, end) (what the manifest and `winnow verify`
+    compare; an input read as several ranges is listed once per range)."""
     h = hashlib.sha256()
     n = 0
+    left = -1 if end is None else end - start
     with storage.open_input(path) as f:
-        while chunk := f.read(1 << 20):
+        if start:
+            f.seek(start)
+        while left and (chunk := f.read(1 << 20 if left < 0 else min(1 << 20, left))):
             h.update(chunk)
             n += len(chunk)
+            left -= len(chunk) if left > 0 else 0
     return {"bytes": n, "sha256": h.hexdigest()}
 
 

@@ -30,13 +30,57 @@ class InputError(ValueError):
 
 @dataclass(frozen=True)
 class InputFile:
+    """One unit of reading: a whole file, or the byte range [start, end) of a large one."""
+
     source: str
     path: str  # absolute local path or URI
     rel: str  # path relative to the pattern root: the stable part of ids
     shard_id: str
+    start: int = 0
+    end: int | None = None  # None: the whole file
 
-    def to_dict(self) -> dict[str, str]:
-        return {"source": self.source, "path": self.path, "rel": self.rel, "shard_id": self.shard_id}
+    @property
+    def is_range(self) -> bool:
+        return self.end is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "path": self.path,
+            "rel": self.rel,
+            "shard_id": self.shard_id,
+            "start": self.start,
+            "end": self.end,
+        }
+
+
+_WHOLE_ONLY = (".gz", ".zst", ".zstd", ".bz2", ".xz")
+"""Compressed streams cannot be entered in the middle: such files are always one shard."""
+
+
+def splittable(fmt: str, path: str) -> bool:
+    """Whether a file can be read by byte ranges: JSON Lines by lines, Parquet by row groups."""
+    return fmt == "parquet" or (fmt == "jsonl" and not path.endswith(_WHOLE_ONLY))
+
+
+def split_file(file: InputFile, size: int, shard_bytes: int) -> list[InputFile]:
+    """`file` as ceil(size / shard_bytes) ranges of equal length; a file that fits stays whole (and
+    keeps its id). Range k of n is shard ``<id>-p<k>``: ids come from the file and the range, never
+    from run order, and sort in file order, so documents keep the order they have in the file."""
+    parts = -(-size // shard_bytes)
+    if parts <= 1:
+        return [file]
+    return [
+        InputFile(
+            file.source,
+            file.path,
+            file.rel,
+            f"{file.shard_id}-p{k:05d}",
+            start=size * k // parts,
+            end=size * (k + 1) // parts,
+        )
+        for k in range(parts)
+    ]
 
 
 def shard_id_for(source: str, rel: str) -> str:
@@ -122,7 +166,8 @@ def _expand_listing(listing: str, prefix: str | None) -> list[tuple[str, str]]:
 
 
 def expand_source(src: Any) -> list[InputFile]:
-    """All input files of a source config, sorted, de-duplicated, cut to `max_files`."""
+    """All input files of a source config, sorted, de-duplicated, cut to `max_files`, and files larger
+    than the source's `shard_mb` cut into byte ranges."""
     pairs: dict[str, str] = {}
     globbed: list[tuple[str, list[str]]] = []
     for pattern in src.paths:
@@ -141,6 +186,15 @@ def expand_source(src: Any) -> list[InputFile]:
     if src.max_files:
         items = items[: src.max_files]
     files = [InputFile(src.name, path, rel, shard_id_for(src.name, rel)) for path, rel in items]
+    shard_mb = getattr(src, "shard_mb", None)
+    if shard_mb:
+        files = [
+            part
+            for f in files
+            for part in (
+                split_file(f, storage.size(f.path), shard_mb << 20) if splittable(src.format, f.path) else [f]
+            )
+        ]
     ids = [f.shard_id for f in files]
     if len(set(ids)) != len(ids):
         raise InputError(f"source {src.name}: two inputs map to the same shard id; give them distinct paths")

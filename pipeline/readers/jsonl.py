@@ -43,13 +43,17 @@ Chunk = tuple[bytes, int, int]
 """Decompressed bytes and the span [start, end) of compressed bytes that produced them."""
 
 
-def decompressed_chunks(path: str) -> Iterator[Chunk]:
+def decompressed_chunks(path: str, start: int = 0) -> Iterator[Chunk]:
     """Decompressed bytes in chunks, by file name (.gz, .zst/.zstd, else raw), with their compressed span.
 
     Fed to the decoder FEED bytes at a time, so that everything before a corrupt or truncated spot is
     delivered before `CorruptStream` is raised, and the span says how far into the file each chunk is.
+    A raw file can be entered at `start`: the chunks begin at the first line that starts at or after it.
     """
     with storage.open_input(path) as raw:
+        if start:
+            yield from _chunks_from(raw, start)
+            return
         if path.endswith(".gz"):
             new: Any = lambda: zlib.decompressobj(wbits=47)  # noqa: E731
         elif path.endswith((".zst", ".zstd")):
@@ -86,6 +90,25 @@ def decompressed_chunks(path: str) -> Iterator[Chunk]:
             )
 
 
+def _chunks_from(raw: Any, start: int) -> Iterator[Chunk]:
+    """Raw chunks from the first line start at or after `start` (the line that byte start-1 is in
+    belongs to the range before)."""
+    raw.seek(start - 1)
+    pos = start - 1
+    in_earlier_line = True
+    while chunk := raw.read(CHUNK):
+        if in_earlier_line:
+            nl = chunk.find(b"\n")
+            if nl < 0:
+                pos += len(chunk)
+                continue
+            chunk, pos, in_earlier_line = chunk[nl + 1 :], pos + nl + 1, False
+            if not chunk:
+                continue
+        yield chunk, pos, pos + len(chunk)
+        pos += len(chunk)
+
+
 def _text_only(chunks: Iterator[Chunk]) -> Iterator[Chunk]:
     """The chunks, after checking that the first one does not say the file is an image, archive, ..."""
     checked = False
@@ -98,14 +121,17 @@ def _text_only(chunks: Iterator[Chunk]) -> Iterator[Chunk]:
         yield chunk
 
 
-def _lines(chunks: Iterator[Chunk], limit: int) -> Iterator[tuple[bytes, bool, int]]:
-    """(line, complete, end) triples; a line over `limit` bytes yields its first `limit` bytes and
-    complete=False, and the rest of it is skipped without being held in memory. `end` is the compressed
-    offset where the line ends, interpolated within the chunk its newline came in."""
+def _lines(chunks: Iterator[Chunk], limit: int) -> Iterator[tuple[bytes, bool, int, int]]:
+    """(line, complete, begin, end) tuples; a line over `limit` bytes yields its first `limit` bytes and
+    complete=False, and the rest of it is skipped without being held in memory. `begin` and `end` are
+    the compressed offsets where the line starts and ends, interpolated within the chunk its newline
+    came in (exact in a raw file)."""
     buf = b""
     skipping = False
-    end = 0
+    begin = end = -1
     for data, c0, c1 in chunks:
+        if begin < 0:
+            begin = c0
         held = len(buf)  # bytes before this chunk; they hold no newline
         buf += data
         pos = 0
@@ -115,18 +141,19 @@ def _lines(chunks: Iterator[Chunk], limit: int) -> Iterator[tuple[bytes, bool, i
             if skipping:
                 skipping = False
             elif len(line) > limit:
-                yield line[:limit], False, end
+                yield line[:limit], False, begin, end
             else:
-                yield line, True, end
+                yield line, True, begin, end
+            begin = end
         buf = buf[pos:]
         end = c1
         if len(buf) > limit:
             if not skipping:
-                yield buf[:limit], False, end
+                yield buf[:limit], False, begin, end
                 skipping = True
             buf = b""
     if buf and not skipping:
-        yield (buf, True, end) if len(buf) <= limit else (buf[:limit], False, end)
+        yield (buf, True, begin, end) if len(buf) <= limit else (buf[:limit], False, begin, end)
 
 
 def _field(obj: dict[str, Any], name: str | None) -> Any:
@@ -147,11 +174,23 @@ def read_jsonl(
     skipped = skipped if skipped is not None else Counter()
     lineno = rows = good_until = 0  # good_until: compressed offset after the last line read
     try:
-        chunks = _text_only(decompressed_chunks(file.path))
-        for raw, complete, end in _lines(chunks, cfg.max_document_bytes + 4096):
+        if file.start:
+            # A later range of a large raw file: the first range says it once if the file is not text.
+            with storage.open_input(file.path) as head:
+                if sniff.binary_kind(head.read(sniff.SNIFF_BYTES)):
+                    return
+            chunks = decompressed_chunks(file.path, file.start)
+        else:
+            chunks = _text_only(decompressed_chunks(file.path))
+        for raw, complete, begin, end in _lines(chunks, cfg.max_document_bytes + 4096):
             lineno += 1
             good_until = end
-            where = f"line:{lineno}"
+            if file.end is None:
+                where, fallback_id = f"line:{lineno}", f"{file.rel}:{lineno}"
+            elif begin >= file.end:
+                break  # the next range's first line
+            else:  # line numbers are unknown inside a range: lines are named by their byte offset
+                where, fallback_id = f"byte:{begin}", f"{file.rel}@{begin}"
             if not complete:
                 rows += 1
                 text = raw.decode("utf-8", "replace")
@@ -166,7 +205,7 @@ def read_jsonl(
             if not raw.strip():
                 continue
             rows += 1
-            yield _parse_line(raw, file, cfg, lineno, where)
+            yield _parse_line(raw, file, cfg, fallback_id, where)
     except NotJsonl as exc:
         size = storage.size(file.path)
         yield loss.whole_file(
@@ -190,7 +229,7 @@ def read_jsonl(
 
 
 def _parse_line(
-    raw: bytes, file: InputFile, cfg: Any, lineno: int, where: str
+    raw: bytes, file: InputFile, cfg: Any, fallback_id: str, where: str
 ) -> tuple[Document, str | None]:
     try:
         line = raw.decode("utf-8")
@@ -204,7 +243,7 @@ def _parse_line(
         return quarantine(file, "invalid_json", where=where, error=str(exc), text=line)
     if not isinstance(obj, dict):
         return quarantine(file, "invalid_json", where=where, error="a line must be a JSON object", text=line)
-    return record_to_document(obj, file, cfg, where, f"{file.rel}:{lineno}")
+    return record_to_document(obj, file, cfg, where, fallback_id)
 
 
 def record_to_document(

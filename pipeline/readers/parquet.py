@@ -1,7 +1,9 @@
 """Parquet reader: any file with a text column; winnow's own outputs keep their metadata and attributes.
 
 A file that cannot be opened, or a row group that cannot be decoded, is one row that says what it cost
-(`pipeline/readers/loss.py`); the row groups after a damaged one are still read.
+(`pipeline/readers/loss.py`); the row groups after a damaged one are still read. A byte range of a large
+file (`InputFile.start`/`end`) reads the row groups that start inside it, so every group is read by
+exactly one range; what concerns the whole file (unreadable, no text column) is said by the first range.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ def read_parquet(
     except storage.StorageError:
         raise
     except (OSError, pa.ArrowException) as exc:
+        if file.start:
+            return
         size = storage.size(file.path)
         # No estimate of the records: the footer that says how many rows is what could not be read.
         yield loss.whole_file(
@@ -41,6 +45,8 @@ def read_parquet(
         return
     names = set(pf.schema_arrow.names)
     if cfg.text_field.split(".")[0] not in names:
+        if file.start:
+            return
         yield quarantine(
             file,
             "missing_text_field",
@@ -55,6 +61,9 @@ def read_parquet(
     for g in range(pf.metadata.num_row_groups):
         n = pf.metadata.row_group(g).num_rows
         row = start
+        if file.end is not None and not file.start <= _group_offset(pf, g) < file.end:
+            start += n
+            continue
         try:
             for batch in pf.iter_batches(batch_size=BATCH_ROWS, row_groups=[g]):
                 for obj in batch.to_pylist():
@@ -85,6 +94,12 @@ def read_parquet(
                 skipped=skipped,
             )
         start += n
+
+
+def _group_offset(pf: pq.ParquetFile, g: int) -> int:
+    """Where row group `g` starts in the file: the range whose bytes hold that offset reads it."""
+    group = pf.metadata.row_group(g)
+    return min((_first_page(group.column(c)) for c in range(group.num_columns)), default=0)
 
 
 def _first_page(column: Any) -> int:
