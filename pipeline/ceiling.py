@@ -26,11 +26,15 @@ class ErrorCeilingExceeded(RuntimeError):
     """A stage quarantined more than `max_error_fraction` of its input as errors."""
 
 
+WORKER_CRASH = "worker_crash"
+"""The reason of a document that killed its Ray worker on every attempt (`pipeline.poison`)."""
+
+
 def is_error(kind: str, reason: str) -> bool:
     """Whether a rejection reason of a stage of this kind ("read", "document", "global") is an error."""
     if kind == "read":
         return reason not in READ_REJECTIONS
-    return reason == STEP_ERROR
+    return reason in (STEP_ERROR, WORKER_CRASH)
 
 
 def check(

@@ -102,6 +102,13 @@ class RayConfig(_Strict):
     num_workers: int | None = Field(None, ge=1, description="Actors per stage; default: cluster CPUs.")
     cpus_per_worker: float = Field(1.0, gt=0)
     num_cpus: int | None = Field(None, ge=1, description="CPUs of the embedded local Ray.")
+    task_retries: int = Field(
+        3,
+        ge=0,
+        description="Times a task whose Ray worker died (segfault, os._exit, out of memory, lost node) is "
+        "retried. A shard of a document stage that still kills its worker is then bisected, and the "
+        "documents that kill it are quarantined with reason worker_crash; in other stages the run fails.",
+    )
 
 
 class Config(_Strict):

@@ -414,7 +414,28 @@ def section_summary(d: RunData) -> str:
         n, st, r = top[0]
         lead = (f"<p>The rule that removed most: <b>{esc(st)} · {esc(r)}</b>, {n:,} documents "
                 f"({_pct(n, n_in)} of the input).</p>")
-    return f'<div class="cards">{body}</div>{lead}'
+    return f'<div class="cards">{body}</div>{_input_lost_warning(m)}{lead}'
+
+
+def _input_lost_warning(m: dict[str, Any]) -> str:
+    """A run that lost input must say so where it is read first: counts alone would look complete.
+
+    Paths come from the data (the crawl's file names), so every cell is escaped by `table`.
+    """
+    lost = m.get("input_lost") or {}
+    if not lost.get("files"):
+        return ""
+    by_file = lost.get("by_file") or []
+    rows = [[f.get("source"), f.get("path"), f.get("bytes", 0), f.get("records_estimate", 0)]
+            for f in by_file[:100]]
+    more = f" The first 100 of {len(by_file):,} files are listed." if len(by_file) > 100 else ""
+    head = (f"<b>Input lost:</b> {_fmt(lost.get('files', 0))} input file(s) could not be read in full: "
+            f"{_fmt(lost.get('bytes', 0))} bytes unread, about {_fmt(lost.get('records_estimate', 0))} "
+            "record(s) that are in no output (the funnel counts each unreadable span as one document).")
+    detail = note("Each unreadable span is a row in rejected/00_read (reasons such as corrupt_compression, "
+                  "not_warc); see manifest.json input_lost." + more)
+    return (f'<div class="warn" id="input-lost">{head}{detail}'
+            + table(["source", "file", "bytes lost", "records lost (estimate)"], rows, "num") + "</div>")
 
 
 def section_funnel(d: RunData, figs: Figures) -> str:
@@ -670,6 +691,13 @@ def section_examples(d: RunData) -> str:
     return head + "".join(parts)
 
 
+def _lost_summary(lost: dict[str, Any]) -> str:
+    if not lost.get("files"):
+        return "none"
+    return (f"{lost['files']:,} file(s), {lost.get('bytes', 0):,} bytes, "
+            f"about {lost.get('records_estimate', 0):,} record(s)")
+
+
 def section_run(d: RunData, figs: Figures) -> str:
     import plotly.graph_objects as go
 
@@ -683,7 +711,7 @@ def section_run(d: RunData, figs: Figures) -> str:
         ["input files", f"{len(inputs):,} ({sum(i.get('bytes', 0) for i in inputs) / 2**20:,.2f} MB)"],
         ["output files", f"{len(outputs):,} ({sum(o.get('bytes', 0) for o in outputs) / 2**20:,.2f} MB)"],
         ["final documents", m.get("final_dir")], ["counts add up", "yes" if m.get("balanced") else "NO"],
-        ["errors", len(m.get("errors", []))],
+        ["errors", len(m.get("errors", []))], ["input lost", _lost_summary(m.get("input_lost") or {})],
     ]
     parts.append('<div class="grid2"><div>' + table(["", ""], summary) + "</div>")
     timings = {k: v for k, v in m.get("timings", {}).items() if k != "total"}
@@ -749,6 +777,8 @@ pre.text{white-space:pre-wrap;word-break:break-word;font-size:12px;background:#f
 margin:6px 0;max-height:220px;overflow:auto}
 pre.cfg{font-size:12px;background:#fafafa;padding:8px;overflow:auto;max-height:600px}
 details{margin:8px 0}summary{cursor:pointer;color:#1f5fa8}
+.warn{border:1px solid #e0a800;border-left:6px solid #E45756;background:#fff8e1;border-radius:4px;
+padding:8px 14px;margin:10px 0}
 """
 
 

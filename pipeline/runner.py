@@ -19,9 +19,10 @@ import yaml
 
 from pipeline import ceiling, storage
 from pipeline import manifest as manifest_mod
+from pipeline import poison as poison_mod
 from pipeline import progress as progress_mod
 from pipeline.config import Config, ConfigError
-from pipeline.ray_exec import ensure_ray, map_items
+from pipeline.ray_exec import WorkerCrashed, ensure_ray, map_items
 from pipeline.readers import InputFile, expand_source, reader_for
 from pipeline.readers.controls import strip_controls
 from pipeline.schema import Document, documents_from_table, documents_to_table, dumps, rejected_to_table
@@ -182,7 +183,10 @@ class DocumentShard:
             self.steps.append((segment.first_index + offset, cfg, step))
 
     def __call__(self, item: dict[str, Any]) -> dict[str, Any]:
+        if "probe" in item:
+            return self._probe(item)
         shard, files = item["shard"], item["files"]
+        poison = {int(i): stage for i, stage in item.get("poison", {}).items()}
         out = self.config.output
         writer = ShardWriter(
             self.stage_dir,
@@ -197,29 +201,9 @@ class DocumentShard:
             step.counters.clear()
         n_docs = 0
         for batch in iter_batches(files, out.batch_rows):
-            n_docs += batch.num_rows
             docs = documents_from_table(batch)
-            for _, cfg, step in self.steps:
-                name = cfg.stage_name
-                for d in docs:
-                    writer.tally.seen(name, d.source)
-                reasons = _guarded(step, docs)
-                keep: list[Document] = []
-                drop: list[Document] = []
-                why: list[str] = []
-                for d, r in zip(docs, reasons, strict=True):
-                    if r is None:
-                        keep.append(d)
-                        writer.tally.kept(name, d.source)
-                    else:
-                        drop.append(d)
-                        why.append(r)
-                        writer.tally.rejected(name, d.source, r)
-                if drop:
-                    writer.reject(name, rejected_to_table(drop, name, why))
-                docs = keep
-                if not docs:
-                    break
+            docs = self._steps(docs, list(range(n_docs, n_docs + batch.num_rows)), poison, writer)
+            n_docs += batch.num_rows
             if docs:
                 writer.write(documents_to_table(docs))
         for _, cfg, step in self.steps:
@@ -231,6 +215,74 @@ class DocumentShard:
             "docs": n_docs,
             "bytes": sum(storage.size(f) for f in files),
         }
+
+
+    def _steps(
+        self,
+        docs: list[Document],
+        index: list[int],
+        poison: dict[int, str],
+        writer: ShardWriter | None,
+        upto: int | None = None,
+    ) -> list[Document]:
+        """The fused stages over one batch (`index`: each document's position in the shard); the kept ones.
+
+        A document in `poison` killed its worker in the stage named there (`poison.isolate` found it):
+        that stage rejects it as worker_crash without running on it, in its place in the batch, so the
+        output is what it would be had the stage rejected it. Without a writer (a probe) nothing is
+        recorded; `upto` stops after that many stages + 1.
+        """
+        for j, (_, cfg, step) in enumerate(self.steps):
+            if upto is not None and j > upto:
+                break
+            name = cfg.stage_name
+            crashed = {k for k, i in enumerate(index) if poison.get(i) == name}
+            run = [d for k, d in enumerate(docs) if k not in crashed]
+            got = iter(_guarded(step, run) if run else [])
+            keep: list[Document] = []
+            kept_index: list[int] = []
+            drop: list[Document] = []
+            why: list[str] = []
+            for k, d in enumerate(docs):
+                if k in crashed:
+                    d.attributes.setdefault(name, {})["error"] = poison_mod.CRASH_NOTE
+                    r: str | None = poison_mod.WORKER_CRASH
+                else:
+                    r = next(got)
+                if writer is not None:
+                    writer.tally.seen(name, d.source)
+                if r is None:
+                    keep.append(d)
+                    kept_index.append(index[k])
+                    if writer is not None:
+                        writer.tally.kept(name, d.source)
+                else:
+                    drop.append(d)
+                    why.append(r)
+                    if writer is not None:
+                        writer.tally.rejected(name, d.source, r)
+            if drop and writer is not None:
+                writer.reject(name, rejected_to_table(drop, name, why))
+            docs, index = keep, kept_index
+            if not docs:
+                break
+        return docs
+
+    def _probe(self, item: dict[str, Any]) -> dict[str, Any]:
+        """Run the stages on documents [lo, hi) of a shard, writing nothing: does any of them kill us?"""
+        lo, hi = item["probe"]
+        n = 0
+        for batch in iter_batches(item["files"], self.config.output.batch_rows):
+            a, b = max(lo, n), min(hi, n + batch.num_rows)
+            if a < b:
+                self._steps(documents_from_table(batch.slice(a - n, b - a)), list(range(a, b)), {}, None,
+                            item.get("upto"))
+            n += batch.num_rows
+            if n >= hi:
+                break
+        for _, _, step in self.steps:
+            step.counters.clear()
+        return {"shard": item["shard"], "probe": [lo, hi], "upto": item.get("upto")}
 
 
 def _input_bytes(file: InputFile) -> int:
@@ -381,12 +433,13 @@ def _run_plan(config: Config, run_dir: str, progress: progress_mod.Progress) -> 
             log.info("%s%s: %d shards (%d to do)", seg.dir_name, fused, len(shards), len(items))
             todo_bytes = sum(storage.size(f) for it in items for f in it["files"])
             with progress.stage(seg.dir_name, len(items), todo_bytes) as sp:
-                map_items(
-                    items,
-                    _factory(DocumentShard, config, run_dir, seg),
-                    _stage_ray(config, seg.stages),
-                    on_result=sp.update,
-                )
+                factory = _factory(DocumentShard, config, run_dir, seg)
+                seg_ray = _stage_ray(config, seg.stages)
+                try:
+                    map_items(items, factory, seg_ray, on_result=sp.update)
+                except WorkerCrashed as crash:  # bisect those shards; quarantine what kills the worker
+                    poison_mod.isolate(crash, factory, seg_ray, [c.stage_name for c in seg.stages],
+                                       on_result=sp.update)
         else:
             cfg = seg.stages[0]
             stage = cfg.build()

@@ -27,12 +27,15 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def ray_session():
-    """One embedded Ray for the whole test session (starting Ray costs ~4 s)."""
+    """One embedded Ray for the whole test session (starting Ray costs ~4 s), started the way winnow
+    starts its own: on loopback only, with free ports."""
     import ray
+
+    from pipeline import local_ray
 
     if not ray.is_initialized():
         os.environ.setdefault("RAY_DATA_DISABLE_PROGRESS_BARS", "1")
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        local_ray.start(2, log_to_driver=False, configure_logging=False)
     yield ray
 
 

@@ -295,3 +295,30 @@ def test_report_of_a_real_run_renders_in_headless_chromium(ray_session, tmp_path
     hists = _bars(dom, "fig-hist-")
     assert hists and max(hists.values()) >= 1, hists
     assert_offline(dom)
+
+
+def test_report_warns_of_input_lost_and_escapes_the_file_names(tmp_path: Path) -> None:
+    import gzip
+
+    body = b"".join(p.read_bytes() for p in sorted((REPO / "data" / "sample" / "en").glob("*.jsonl")))
+    packed = gzip.compress(body)
+    src = tmp_path / "in"
+    src.mkdir()
+    hostile = src / "<b onmouseover=x>cut.jsonl.gz"
+    hostile.write_bytes(packed[: len(packed) // 2])
+    run = tmp_path / "run"
+    sources = f"sources:\n  - {{name: web, format: jsonl, paths: ['{src}/*.jsonl.gz']}}\n"
+    manifest = build_run(f"name: lost\n{sources}stages: []\n", run)
+    lost = manifest["input_lost"]
+    assert lost["files"] == 1 and lost["bytes"] > 0 and lost["records_estimate"] >= 1
+    html = Path(write_report(str(run))).read_text(encoding="utf-8")
+    assert 'id="input-lost"' in html and "Input lost:" in html
+    assert f"{lost['bytes']:,} bytes unread" in html
+    assert f"about {lost['records_estimate']:,} record(s)" in html
+    assert "&lt;b onmouseover=x&gt;cut.jsonl.gz" in html and "<b onmouseover" not in html
+    # a run without loss has no warning, and its run table says so
+    clean = tmp_path / "clean"
+    sources = "sources:\n  - {name: web_en, format: jsonl, paths: ['../data/sample/en/*.jsonl']}\n"
+    build_run(f"name: clean\n{sources}stages: []\n", clean)
+    clean_html = Path(write_report(str(clean))).read_text(encoding="utf-8")
+    assert 'id="input-lost"' not in clean_html and "<td>input lost</td><td>none</td>" in clean_html
