@@ -367,6 +367,11 @@ def _pending(stage_dir: str, items: list[dict[str, Any]]) -> list[dict[str, Any]
 
 def run(config: Config, run_dir: str, *, progress: Any = None) -> dict[str, Any]:
     """Run the whole plan into `run_dir`; returns the manifest. Resumes where a previous run stopped."""
+    if storage.is_read_only(run_dir):
+        raise ConfigError(
+            f"output {run_dir}: http(s):// and hf:// are read-only, for inputs only; "
+            "write the run directory to a local path or to object storage (s3://...)"
+        )
     # Absolute from here on: Ray workers may run in another folder (`ray job submit --working-dir`).
     run_dir = run_dir if storage.is_uri(run_dir) else os.path.abspath(run_dir)
     progress = progress if progress is not None else progress_mod.Progress()

@@ -1,4 +1,6 @@
-"""Paths that may be local or any pyarrow filesystem URI (s3://, gs://, hdfs://...).
+"""Paths that may be local or any pyarrow filesystem URI (s3://, gs://, hdfs://...), and read-only
+http(s):// and hf:// inputs (`pipeline/httpfs.py`: ranged GETs). `filesystem` is the one place that
+decides which filesystem serves a path.
 
 Everything the runner writes goes through `atomic_write` / `AtomicFile`: a temporary name, then a
 rename, so a crashed worker never leaves a half-written file under its final name.
@@ -24,13 +26,22 @@ from typing import IO, Any
 
 import pyarrow.fs as pafs
 
+from pipeline import httpfs
+
 
 def is_uri(path: str) -> bool:
     return "://" in path and not path.startswith("file://")
 
 
+def is_read_only(path: str) -> bool:
+    """http(s):// and hf:// can be read, never written: not a place for a run directory."""
+    return httpfs.is_http(path)
+
+
 def filesystem(path: str) -> tuple[pafs.FileSystem, str]:
-    """The filesystem and the path inside it."""
+    """The filesystem and the path inside it (for http(s) and hf, the whole URL)."""
+    if httpfs.is_http(path):
+        return httpfs.filesystem(), path
     if is_uri(path):
         return pafs.FileSystem.from_uri(path)
     if path.startswith("file://"):
@@ -87,6 +98,29 @@ class StorageError(OSError):
     """Storage kept failing (after retries): not a property of the file's content."""
 
 
+class PermanentError(OSError):
+    """A storage answer that retrying cannot change (an HTTP 400, a URL that cannot be listed)."""
+
+
+_PERMANENT = (FileNotFoundError, PermissionError, PermanentError)
+
+
+def with_retries(path: str, what: str, op: Any) -> Any:
+    """`op()`, repeated with backoff while it fails transiently; then a `StorageError`. Permanent
+    errors (missing, forbidden) pass through unchanged, so callers can say "does not exist"."""
+    for attempt in range(RETRIES + 1):
+        try:
+            return op()
+        except _PERMANENT:
+            raise
+        except OSError as exc:
+            if attempt == RETRIES:
+                why = exc.strerror or exc
+                raise StorageError(f"{path}: {what} failed {RETRIES + 1} times: {why}") from exc
+            time.sleep(BACKOFF_SECONDS * 2**attempt)
+    raise AssertionError("unreachable")
+
+
 class RetryingFile(io.RawIOBase):
     """A seekable file on object storage whose reads survive transient errors.
 
@@ -110,7 +144,7 @@ class RetryingFile(io.RawIOBase):
                 if self._f is None:
                     self._f = self._fs.open_input_file(self._p)
                 return op(self._f)
-            except (FileNotFoundError, PermissionError) as exc:
+            except _PERMANENT as exc:
                 raise StorageError(f"{self.path}: {what}: {exc}") from exc
             except OSError as exc:
                 if self._f is not None:

@@ -14,14 +14,17 @@ import io
 import os
 import posixpath
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import pyarrow.fs as pafs
 
-from pipeline import storage
+from pipeline import httpfs, storage
 
 _GLOB_CHARS = re.compile(r"[*?\[]")
+HEAD_THREADS = 16
 
 
 class InputError(ValueError):
@@ -99,12 +102,44 @@ def _glob_root(pattern: str) -> str:
     return "/".join(root) or "/"
 
 
+def _is_glob(pattern: str) -> bool:
+    if pattern.startswith(("http://", "https://")):  # `?` starts a query string there, not a glob
+        return bool(re.search(r"[*\[]", urlsplit(pattern).path))
+    return bool(_GLOB_CHARS.search(pattern))
+
+
+def _check_file(path: str, what: str) -> None:
+    """`path` is a readable file, or an `InputError` that names it and, over http, the status."""
+    try:
+        ok = storage.is_file(path)
+    except (PermissionError, storage.PermanentError) as exc:
+        raise InputError(f"{what} is not readable: {path}: {exc.strerror or exc}") from exc
+    except storage.StorageError as exc:
+        raise InputError(f"{what} could not be reached: {exc}") from exc
+    if not ok:
+        why = f" ({httpfs.status(path) or 'not found'})" if httpfs.is_http(path) else ""
+        raise InputError(f"{what} does not exist or is not a file: {path}{why}")
+
+
+def _check_remote(paths: list[str]) -> None:
+    """Every http(s)/hf file exists, asked in parallel (a listing may name thousands): a 404 is an
+    error now, not after hours of other files; the sizes are cached for splitting and progress."""
+    if paths:
+        with ThreadPoolExecutor(HEAD_THREADS) as pool:
+            list(pool.map(lambda p: _check_file(p, "input path"), paths))
+
+
 def _expand_pattern(pattern: str) -> tuple[str, list[str]]:
     """(root, paths) for one file or glob; the root is the folder that relative paths start from."""
-    if not _GLOB_CHARS.search(pattern):
-        if not storage.is_file(pattern):
-            raise InputError(f"input path does not exist or is not a file: {pattern}")
+    if not _is_glob(pattern):
+        _check_file(pattern, "input path")
         return posixpath.dirname(pattern), [pattern]
+    if httpfs.is_http(pattern):
+        raise InputError(
+            f"a glob cannot be expanded over http(s) or hf:// (a web server has no listing): {pattern}; "
+            "name the files, or give a listing file (*.paths.gz, one path per line) and listing_prefix, "
+            "as Common Crawl publishes them"
+        )
     root = _glob_root(pattern)
     if storage.is_uri(pattern):
         fs, inner_root = storage.filesystem(root)
@@ -123,7 +158,8 @@ def _expand_pattern(pattern: str) -> tuple[str, list[str]]:
 
 
 def _strip_scheme(path: str) -> str:
-    return path.split("://", 1)[-1]
+    """`s3://bucket/a` -> `/bucket/a`: absolute like a local path, so one source may mix both."""
+    return "/" + path.split("://", 1)[1].lstrip("/") if "://" in path else path
 
 
 def _glob_to_regex(pattern: str) -> str:
@@ -147,8 +183,7 @@ def _glob_to_regex(pattern: str) -> str:
 
 def _expand_listing(listing: str, prefix: str | None) -> list[tuple[str, str]]:
     """A Common Crawl `*.paths.gz` listing: one relative path per line, joined to `prefix`."""
-    if not storage.is_file(listing):
-        raise InputError(f"listing does not exist: {listing}")
+    _check_file(listing, "listing")
     raw = storage.read_bytes(listing)
     try:
         text = gzip.decompress(raw).decode("utf-8") if listing.endswith(".gz") else raw.decode("utf-8")
@@ -186,6 +221,7 @@ def expand_source(src: Any) -> list[InputFile]:
     if src.max_files:
         items = items[: src.max_files]
     files = [InputFile(src.name, path, rel, shard_id_for(src.name, rel)) for path, rel in items]
+    _check_remote([path for path, _ in items if httpfs.is_http(path)])
     shard_mb = getattr(src, "shard_mb", None)
     if shard_mb:
         files = [
