@@ -17,6 +17,7 @@ Matching is span overlap with the right type: a gold span is found when a detect
 overlaps it; a detection is a false positive when it overlaps no gold span of its type.
 
 Usage: python bench/pii_quality.py [--docs 300] [--seed 0] [--show 5] [--sections 1,2,3,4,5,6]
+       [--person-model]
 """
 
 from __future__ import annotations
@@ -819,10 +820,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--show", type=int, default=5, help="examples of errors to print per type")
     ap.add_argument("--sections", default="1,2,3,4,5,6", help="comma-separated sections to run")
+    ap.add_argument("--person-model", action="store_true", help="add the person CRF to the rules")
     args = ap.parse_args()
     on = set(args.sections.split(","))
     t0 = time.time()
-    detector = PiiDetector(all_types())
+    detector = PiiDetector(all_types(), person_model=args.person_model)
     if "1" in on:
         bench_presidio(detector, args.show)
     if "2" in on:

@@ -83,6 +83,8 @@ def main() -> None:
         )
     )
     rows.append(("winnow pii, person + address only", timed(run_step(names_only), docs, args.repeat)))
+    crf = PiiConfig(types=["person", "address"], person_model=True).build()
+    rows.append(("winnow pii, person (+CRF) + address", timed(run_step(crf), docs, args.repeat)))
     rows.append(("winnow pii, email + public IPv4/6", timed(run_step(email_ip), docs, args.repeat)))
     try:
         from datatrove.pipeline.formatters import PIIFormatter

@@ -41,6 +41,7 @@ COMMANDS: dict[str, str] = {
     "verify": "pipeline.manifest:register_verify",
     "train-classifier": "filters.classifier_train:register",
     "build-pii-gazetteer": "filters.pii.gazetteer_build:register",
+    "train-pii-model": "filters.pii.person_crf_train:register",
 }
 
 

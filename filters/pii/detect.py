@@ -62,6 +62,7 @@ class PiiDetector:
         phone_regions: Iterable[str] = ("US", "GB", "CN", "DE", "FR"),
         ip_public_only: bool = False,
         email_allow_dotless_domain: bool = False,
+        person_model: bool = False,
     ) -> None:
         known = all_types()
         wanted = set(types)
@@ -74,6 +75,7 @@ class PiiDetector:
         self.phone_regions = tuple(r.upper() for r in phone_regions)
         self.ip_public_only = ip_public_only
         self.email_allow_dotless_domain = email_allow_dotless_domain
+        self.person_model = person_model
 
     def candidates(self, text: str) -> list[Span]:
         """Every validated span of every enabled type, overlaps not yet resolved."""
@@ -100,7 +102,7 @@ class PiiDetector:
         if "address" in on:
             spans += find_addresses(text)
         if "person" in on:
-            spans += find_persons(text)
+            spans += find_persons(text, self.person_model)
         if numeric:
             urls = _url_ranges(text)
             if urls:

@@ -1,7 +1,8 @@
 """Person names: gazetteer + context rules, for Latin-script text (en, de, fr, es, ...) and Chinese.
 
-There is no NER model here, on purpose: names are found where a name list *and* the shape of the
-text agree, which keeps the stage offline, fast and explainable.
+The rules find names where a name list *and* the shape of the text agree. On request
+(`person_model: true`), `find_persons` adds the spans of a small CRF that winnow trains itself
+(`person_crf.py`) for names without a cue.
 
 Latin script. A run of capitalised words (with initials and particles such as `van`, `de la`) is a
 person when
@@ -300,10 +301,19 @@ def _find_latin(text: str, g: Gazetteer) -> list[Span]:
 _HAS_CJK = re.compile(rf"[{_CJK}]")
 
 
-def find_persons(text: str) -> list[Span]:
-    """Person-name spans (kind "person"), possibly overlapping; the detector resolves overlaps."""
+def find_persons(text: str, model: bool = False) -> list[Span]:
+    """Person-name spans (kind "person"), possibly overlapping; the detector resolves overlaps.
+
+    With `model`, the CRF's spans (`person_crf.py`) are added to the rules': names with no cue
+    (`founders: Vizirov, Barrett and Jones`, Chinese names mid-sentence). Off by default because
+    it halves the names stage's speed for a small gain; measured in docs/pii.md.
+    """
     g = gazetteer()
     spans = _find_latin(text, g)
     if _HAS_CJK.search(text):
         spans += _find_zh(text, g)
+    if model:
+        from filters.pii.person_crf import find_persons_crf  # person_crf imports this module
+
+        spans += find_persons_crf(text)
     return spans

@@ -101,3 +101,56 @@ def test_gazetteer_ships_with_its_licence_note() -> None:
         "MIT" in (GAZETTEER_PATH.parent / "LICENSE.faker.txt").read_text()
         or "Permission is hereby granted" in (GAZETTEER_PATH.parent / "LICENSE.faker.txt").read_text()
     )
+
+
+# ---------------------------------------------------------------- the CRF (person_crf.py)
+
+
+@pytest.mark.parametrize(
+    "text, names",
+    [
+        ("What's your last name? Magnusson", {"Magnusson"}),
+        ("The brainchild of our 3 founders: Vizirov, Barrett and Jones.", {"Vizirov, Barrett"}),
+        ("昨天李秀兰和陈建国去了公园。", {"李秀兰", "陈建国"}),  # no cue, given names in no list
+    ],
+)
+def test_crf_finds_names_without_a_cue(text: str, names: set[str]) -> None:
+    from filters.pii.person_crf import find_persons_crf
+
+    got = {text[s.start : s.end] for s in find_persons_crf(text)}
+    assert names <= got, got
+
+
+def test_crf_runs_only_on_candidate_windows_and_needs_a_listed_name() -> None:
+    from filters.pii.names import gazetteer
+    from filters.pii.person_crf import find_persons_crf, tokenize, windows
+
+    tokens = tokenize("the cat sat on the mat with a Hat and a Bat in the rain today")
+    assert [(a, b) for a, b in windows(tokens, gazetteer())] == [(6, 14)]  # "Hat and a Bat" + 2 each side
+    assert find_persons_crf("no capital letters at all here") == []
+    assert find_persons_crf("Cool, what's the address? Unfortunately Comedy sold out.") == []
+    assert find_persons_crf("北京大学和清华大学都在海淀区。") == []  # 清华 starts a university
+    # Two-character "names" are mostly words on real text; Japanese is not scanned for Chinese names.
+    assert find_persons_crf("我们认定：和谐、稳定的基础是人的尊严、公平、正义。人生在世，不得大安心。") == []
+    assert find_persons_crf("ステロイドが使用されていないので安心です。王小明さん") == []
+
+
+def test_train_pii_model_is_deterministic(tmp_path) -> None:
+    pytest.importorskip("faker")
+    from filters.pii.person_crf_train import train
+
+    a, b = tmp_path / "a.model", tmp_path / "b.model"
+    train(a, sentences=200, seed=3, iterations=5)
+    train(b, sentences=200, seed=3, iterations=5)
+    assert a.read_bytes() == b.read_bytes()
+    from filters.pii.person_crf import MODEL_PATH
+
+    assert MODEL_PATH.stat().st_size < 2_000_000
+
+
+def test_person_model_is_opt_in_in_the_stage() -> None:
+    text = "The brainchild of our 3 founders: Vizirov, Barrett and Jones."
+    off = PiiConfig(types=["person"]).build()
+    on = PiiConfig(types=["person"], person_model=True).build()
+    assert "Vizirov" in off.redact(text)[0]  # in no list, no cue: the rules leave it
+    assert "Vizirov" not in on.redact(text)[0]
