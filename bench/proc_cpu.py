@@ -26,6 +26,7 @@ class Measured:
     cpu: float  # seconds, all processes of the tree
     peak_rss_mb: float  # the largest resident set of any one process
     returncode: int
+    driver_rss_mb: float = 0.0  # peak resident set of the command's own process
 
 
 def _children() -> dict[int, list[int]]:
@@ -68,13 +69,15 @@ def run_measured(cmd: list[str], interval: float = 0.2, **popen: object) -> Meas
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, **popen)  # type: ignore[call-overload]
     cpu: dict[int, float] = {}
-    peak = 0.0
+    peak = driver = 0.0
     while proc.poll() is None:
         for pid in _tree(proc.pid):
             got = _usage(pid)
             if got:
                 cpu[pid] = max(cpu.get(pid, 0.0), got[0])
                 peak = max(peak, got[1])
+                if pid == proc.pid:
+                    driver = max(driver, got[1])
         time.sleep(interval)
     wall = time.perf_counter() - start
-    return Measured(wall, sum(cpu.values()), peak, proc.returncode)
+    return Measured(wall, sum(cpu.values()), peak, proc.returncode, driver)

@@ -26,7 +26,7 @@ from pipeline.ray_exec import WorkerCrashed, ensure_ray, map_items
 from pipeline.readers import InputFile, expand_source, reader_for
 from pipeline.readers.controls import strip_controls
 from pipeline.schema import Document, documents_from_table, documents_to_table, dumps, rejected_to_table
-from pipeline.shards import ShardWriter, iter_batches, load_stats, shard_done, shard_files
+from pipeline.shards import ShardWriter, done_shards, iter_batches, load_stats, shard_bytes, shard_files
 from pipeline.step import DocumentStep, GlobalStage, StageConfig, StageContext, check_stage_files
 
 log = logging.getLogger("winnow")
@@ -161,7 +161,7 @@ class ReadShard:
             "errors": len(errors),
             "seconds": stats["seconds"],
             "docs": n_docs,
-            "bytes": size if size is not None else _input_bytes(file),
+            "bytes": size if size is not None else file.bytes_to_read(),
         }
 
 
@@ -215,7 +215,6 @@ class DocumentShard:
             "docs": n_docs,
             "bytes": sum(storage.size(f) for f in files),
         }
-
 
     def _steps(
         self,
@@ -275,18 +274,19 @@ class DocumentShard:
         for batch in iter_batches(item["files"], self.config.output.batch_rows):
             a, b = max(lo, n), min(hi, n + batch.num_rows)
             if a < b:
-                self._steps(documents_from_table(batch.slice(a - n, b - a)), list(range(a, b)), {}, None,
-                            item.get("upto"))
+                self._steps(
+                    documents_from_table(batch.slice(a - n, b - a)),
+                    list(range(a, b)),
+                    {},
+                    None,
+                    item.get("upto"),
+                )
             n += batch.num_rows
             if n >= hi:
                 break
         for _, _, step in self.steps:
             step.counters.clear()
         return {"shard": item["shard"], "probe": [lo, hi], "upto": item.get("upto")}
-
-
-def _input_bytes(file: InputFile) -> int:
-    return file.end - file.start if file.end is not None else storage.size(file.path)
 
 
 def _guarded(step: DocumentStep, docs: list[Document]) -> list[str | None]:
@@ -362,7 +362,8 @@ def _fingerprint(config: Config, upto: list[StageConfig]) -> str:
 
 
 def _pending(stage_dir: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [it for it in items if not shard_done(stage_dir, it.get("shard") or it.get("shard_id"))]
+    done = done_shards(stage_dir)
+    return [it for it in items if (it.get("shard") or it.get("shard_id")) not in done]
 
 
 def run(config: Config, run_dir: str, *, progress: Any = None) -> dict[str, Any]:
@@ -407,7 +408,7 @@ def _run_plan(config: Config, run_dir: str, progress: progress_mod.Progress) -> 
     t0 = time.time()
     todo = _pending(read_dir, [f.to_dict() for f in inputs])
     log.info("read: %d input files (%d to do)", len(inputs), len(todo))
-    todo_bytes = sum(_input_bytes(InputFile(**it)) for it in todo)
+    todo_bytes = sum(InputFile(**it).bytes_to_read() for it in todo)
     with progress.stage(READ_STAGE, len(todo), todo_bytes, "files") as sp:
         map_items(todo, _factory(ReadShard, config, run_dir), config.ray, stateful=False, on_result=sp.update)
     timings[READ_STAGE] = round(time.time() - t0, 3)
@@ -436,15 +437,18 @@ def _run_plan(config: Config, run_dir: str, progress: progress_mod.Progress) -> 
             items = _pending(stage_dir, [{"shard": s, "files": f} for s, f in shards.items()])
             fused = f" (stages {seg.first_index}-{seg.index}, fused)" if len(seg.stages) > 1 else ""
             log.info("%s%s: %d shards (%d to do)", seg.dir_name, fused, len(shards), len(items))
-            todo_bytes = sum(storage.size(f) for it in items for f in it["files"])
+            # From the stats the previous stage wrote, not one size call per file on the driver.
+            sizes = shard_bytes(prev_dir)
+            todo_bytes = sum(sizes.get(it["shard"], 0) for it in items)
             with progress.stage(seg.dir_name, len(items), todo_bytes) as sp:
                 factory = _factory(DocumentShard, config, run_dir, seg)
                 seg_ray = _stage_ray(config, seg.stages)
                 try:
                     map_items(items, factory, seg_ray, on_result=sp.update)
                 except WorkerCrashed as crash:  # bisect those shards; quarantine what kills the worker
-                    poison_mod.isolate(crash, factory, seg_ray, [c.stage_name for c in seg.stages],
-                                       on_result=sp.update)
+                    poison_mod.isolate(
+                        crash, factory, seg_ray, [c.stage_name for c in seg.stages], on_result=sp.update
+                    )
         else:
             cfg = seg.stages[0]
             stage = cfg.build()

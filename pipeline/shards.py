@@ -15,6 +15,7 @@ import posixpath
 import time
 from collections import defaultdict
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pyarrow as pa
@@ -207,11 +208,29 @@ def shard_done(stage_dir: str, shard_id: str) -> bool:
     return storage.exists(stats_path(stage_dir, shard_id))
 
 
+def done_shards(stage_dir: str) -> set[str]:
+    """Ids of the shards of a stage that have their stats: one listing, not one call per shard."""
+    return {
+        posixpath.basename(p)[: -len(".json")]
+        for p in storage.listdir(storage.join(stage_dir, STATS_DIR), "*.json")
+    }
+
+
+STATS_READERS = 16
+"""Stats files read at once: on object storage each is a request, and a snapshot has 90k shards."""
+
+
 def load_stats(stage_dir: str) -> dict[str, dict[str, Any]]:
-    """All shard stats of a stage, by shard id (O(shards), never O(documents))."""
+    """All shard stats of a stage, by shard id (O(shards), never O(documents)), read in parallel."""
+    paths = storage.listdir(storage.join(stage_dir, STATS_DIR), "*.json")
+    if len(paths) > 1 and storage.is_uri(stage_dir):
+        with ThreadPoolExecutor(STATS_READERS) as pool:
+            blobs = list(pool.map(storage.read_bytes, paths))
+    else:
+        blobs = [storage.read_bytes(p) for p in paths]
     out = {}
-    for path in storage.listdir(storage.join(stage_dir, STATS_DIR), "*.json"):
-        stats = json.loads(storage.read_bytes(path))
+    for blob in blobs:
+        stats = json.loads(blob)
         out[stats["shard"]] = stats
     return dict(sorted(out.items()))
 
@@ -225,6 +244,11 @@ def shard_files(stage_dir: str) -> dict[str, list[str]]:
     """Shard id -> its output Parquet files (what the next stage reads)."""
     stats = load_stats(stage_dir)
     return {s: [output_path(stage_dir, o["path"]) for o in st["outputs"]] for s, st in stats.items()}
+
+
+def shard_bytes(stage_dir: str) -> dict[str, int]:
+    """Shard id -> bytes of its output files, as its stats recorded them (no call per file)."""
+    return {s: sum(o.get("bytes", 0) for o in st["outputs"]) for s, st in load_stats(stage_dir).items()}
 
 
 def merge_tallies(stats: list[dict[str, Any]]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ moving the data folder and adding files.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import gzip
 import hashlib
@@ -14,6 +15,7 @@ import io
 import os
 import posixpath
 import re
+import stat
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +43,7 @@ class InputFile:
     shard_id: str
     start: int = 0
     end: int | None = None  # None: the whole file
+    size: int | None = None  # of the whole file, when the listing said it (saves the driver a call)
 
     @property
     def is_range(self) -> bool:
@@ -54,7 +57,15 @@ class InputFile:
             "shard_id": self.shard_id,
             "start": self.start,
             "end": self.end,
+            "size": self.size,
         }
+
+    def file_size(self) -> int:
+        return self.size if self.size is not None else storage.size(self.path)
+
+    def bytes_to_read(self) -> int:
+        """What this unit reads: its range, or the whole file."""
+        return self.end - self.start if self.end is not None else self.file_size()
 
 
 _WHOLE_ONLY = (".gz", ".zst", ".zstd", ".bz2", ".xz")
@@ -81,6 +92,7 @@ def split_file(file: InputFile, size: int, shard_bytes: int) -> list[InputFile]:
             f"{file.shard_id}-p{k:05d}",
             start=size * k // parts,
             end=size * (k + 1) // parts,
+            size=size,
         )
         for k in range(parts)
     ]
@@ -129,11 +141,12 @@ def _check_remote(paths: list[str]) -> None:
             list(pool.map(lambda p: _check_file(p, "input path"), paths))
 
 
-def _expand_pattern(pattern: str) -> tuple[str, list[str]]:
-    """(root, paths) for one file or glob; the root is the folder that relative paths start from."""
+def _expand_pattern(pattern: str) -> tuple[str, dict[str, int | None]]:
+    """(root, {path: size}) for one file or glob; the root is the folder that relative paths start
+    from. Sizes come with the listing (None for a named file), so the driver never asks file by file."""
     if not _is_glob(pattern):
         _check_file(pattern, "input path")
-        return posixpath.dirname(pattern), [pattern]
+        return posixpath.dirname(pattern), {pattern: None}
     if httpfs.is_http(pattern):
         raise InputError(
             f"a glob cannot be expanded over http(s) or hf:// (a web server has no listing): {pattern}; "
@@ -147,11 +160,18 @@ def _expand_pattern(pattern: str) -> tuple[str, list[str]]:
         inner_pattern = storage.filesystem(pattern)[1]
         infos = fs.get_file_info(pafs.FileSelector(inner_root, recursive=True, allow_not_found=True))
         regex = re.compile(_glob_to_regex(inner_pattern))
-        found = [
-            f"{scheme}://{i.path}" for i in infos if i.type == pafs.FileType.File and regex.fullmatch(i.path)
-        ]
+        found: dict[str, int | None] = {
+            f"{scheme}://{i.path}": i.size
+            for i in infos
+            if i.type == pafs.FileType.File and regex.fullmatch(i.path)
+        }
     else:
-        found = [p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p)]
+        found = {}
+        for p in glob.glob(pattern, recursive=True):
+            with contextlib.suppress(OSError):
+                st = os.stat(p)
+                if stat.S_ISREG(st.st_mode):
+                    found[p] = st.st_size
     if not found:
         raise InputError(f"glob matched no files: {pattern}")
     return root, found
@@ -204,7 +224,8 @@ def expand_source(src: Any) -> list[InputFile]:
     """All input files of a source config, sorted, de-duplicated, cut to `max_files`, and files larger
     than the source's `shard_mb` cut into byte ranges."""
     pairs: dict[str, str] = {}
-    globbed: list[tuple[str, list[str]]] = []
+    sizes: dict[str, int | None] = {}
+    globbed: list[tuple[str, dict[str, int | None]]] = []
     for pattern in src.paths:
         if pattern.endswith((".paths.gz", ".paths")):
             for path, rel in _expand_listing(pattern, src.listing_prefix):
@@ -215,12 +236,13 @@ def expand_source(src: Any) -> list[InputFile]:
         # Relative to the folder all patterns share, so files from different globs never collide.
         common = posixpath.commonpath([_strip_scheme(root) for root, _ in globbed])
         for _, paths in globbed:
+            sizes.update(paths)
             for path in paths:
                 pairs.setdefault(path, posixpath.relpath(_strip_scheme(path), common))
     items = sorted(pairs.items(), key=lambda kv: (kv[1], kv[0]))
     if src.max_files:
         items = items[: src.max_files]
-    files = [InputFile(src.name, path, rel, shard_id_for(src.name, rel)) for path, rel in items]
+    files = [InputFile(src.name, p, rel, shard_id_for(src.name, rel), size=sizes.get(p)) for p, rel in items]
     _check_remote([path for path, _ in items if httpfs.is_http(path)])
     shard_mb = getattr(src, "shard_mb", None)
     if shard_mb:
@@ -228,7 +250,7 @@ def expand_source(src: Any) -> list[InputFile]:
             part
             for f in files
             for part in (
-                split_file(f, storage.size(f.path), shard_mb << 20) if splittable(src.format, f.path) else [f]
+                split_file(f, f.file_size(), shard_mb << 20) if splittable(src.format, f.path) else [f]
             )
         ]
     ids = [f.shard_id for f in files]
