@@ -24,9 +24,9 @@ from dedup import keeper as keeper_rules
 from dedup.normalize import normalize, text_hash
 from dedup.removal import DUP_SCHEMA, RemoveDuplicates, all_done, context_fields, write_extra
 from dedup.shuffle import (
-    choose_partitions,
     count_rows,
     partition_of_ints,
+    partitions_for,
     read_partition,
     shard_group,
     write_partitioned,
@@ -53,11 +53,22 @@ class ExactDedupConfig(StageConfig):
     date_field: str = Field("date", description="metadata key read by keeper: earliest_date (ISO 8601 text).")
     partitions: int | None = Field(None, ge=1, description="Shuffle partitions; default from corpus size.")
     rows_per_partition: int = Field(1_000_000, ge=1, description="Documents per partition by default.")
+    partition_mb: int = Field(
+        1024,
+        ge=1,
+        description="Memory per worker for one partition's rows, MiB, when `partitions` is not set: "
+        "P also grows until the measured rows fit.",
+    )
 
     kind: ClassVar[Literal["document", "global"]] = "global"
 
     def build(self) -> ExactDedup:
         return ExactDedup(self)
+
+
+def _row_bytes(id_len: float, text_len: float) -> float:
+    """Bytes of one hash row in a partition: hash, keeper key, id, shard id (~40), offsets."""
+    return 16 + 2 * (id_len + 8) + 40 + 12
 
 
 class _Hash:
@@ -159,7 +170,7 @@ class ExactDedup(GlobalStage):
         cfg = self.cfg
         shards = sorted(ctx.shards.items())
         total = count_rows(f for _, files in shards for f in files)
-        parts = choose_partitions(total, cfg.rows_per_partition, cfg.partitions)
+        parts = partitions_for(shards, total, cfg, _row_bytes)
         fields = context_fields(ctx)
         p = {
             "work_dir": ctx.work_dir,

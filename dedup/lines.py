@@ -30,9 +30,9 @@ from pydantic import Field
 from dedup.normalize import normalize
 from dedup.removal import all_done, context_fields, tally_sources, write_extra, writer_for
 from dedup.shuffle import (
-    choose_partitions,
     count_rows,
     partition_of_ints,
+    partitions_for,
     read_matching,
     read_partition,
     shard_group,
@@ -65,6 +65,12 @@ class LineDedupConfig(StageConfig):
     )
     partitions: int | None = Field(None, ge=1, description="Shuffle partitions; default from corpus size.")
     rows_per_partition: int = Field(1_000_000, ge=1, description="Documents per partition by default.")
+    partition_mb: int = Field(
+        1024,
+        ge=1,
+        description="Memory per worker for one partition's line counts, MiB, when `partitions` is not "
+        "set: P also grows until the measured rows fit.",
+    )
 
     kind: ClassVar[Literal["document", "global"]] = "global"
 
@@ -86,6 +92,12 @@ def unit_hash(unit_text: str, min_chars: int) -> int | None:
     if len(norm) < min_chars:
         return None
     return xxhash.xxh3_64_intdigest(norm.encode("utf-8", "surrogatepass"))
+
+
+def _row_bytes(id_len: float, text_len: float) -> float:
+    """Bytes per document of the count rows in a partition: one (hash, docs, shard id ~40, offset)
+    row per distinct line, at most one line per ~60 characters (an upper bound: repeats merge)."""
+    return max(1.0, text_len / 60) * (8 + 8 + 40 + 4)
 
 
 class _Count:
@@ -224,7 +236,7 @@ class LineDedup(GlobalStage):
         cfg = self.cfg
         shards = sorted(ctx.shards.items())
         total = count_rows(f for _, files in shards for f in files)
-        parts = choose_partitions(total, cfg.rows_per_partition, cfg.partitions)
+        parts = partitions_for(shards, total, cfg, _row_bytes)
         fields = context_fields(ctx)
         p = {
             "work_dir": ctx.work_dir,

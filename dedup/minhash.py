@@ -40,15 +40,14 @@ from dedup.lsh import MinHasher, band_hashes, estimated_jaccard, optimal_bands
 from dedup.normalize import jaccard
 from dedup.removal import DUP_SCHEMA, RemoveDuplicates, all_done, context_fields, write_extra
 from dedup.shuffle import (
-    choose_partitions,
     count_rows,
     partition_of_ints,
     partition_of_keys,
+    partitions_for,
     read_matching,
     read_partition,
     shard_group,
     write_partitioned,
-    write_table,
 )
 from pipeline import storage
 from pipeline.phases import PhaseRunner
@@ -108,6 +107,12 @@ class MinHashDedupConfig(StageConfig):
         200_000,
         ge=1,
         description="Documents per partition when `partitions` is not set (bounds worker memory).",
+    )
+    partition_mb: int = Field(
+        1024,
+        ge=1,
+        description="Memory per worker for one partition's shuffle rows, MiB, when `partitions` is not "
+        "set: P also grows until the measured rows (bands, signatures) fit.",
     )
 
     kind: ClassVar[Literal["document", "global"]] = "global"
@@ -366,6 +371,14 @@ class _VerifyV:
         return keep
 
 
+def _row_bytes(cfg: MinHashDedupConfig, bands: int, id_len: float, text_len: float) -> float:
+    """Shuffle bytes per document in one partition: band rows (band, bucket, key, offset) and the side
+    row (key, signature[, shingle hashes: ~4 bytes per word of ~6 characters])."""
+    key = id_len + 8
+    side = key + 4 * cfg.num_perm + (text_len / 6 * 4 if cfg.verify == "exact" else 0) + 16
+    return bands * (4 + 8 + key + 4) + side
+
+
 def _round_dir(work: str, kind: str, r: int) -> str:
     return storage.join(work, f"{kind}-r{r:03d}")
 
@@ -393,7 +406,9 @@ class _LabelUpdate:
             if old.num_rows
             else 0
         )
-        write_table(storage.join(_round_dir(work, "labels", r), f"part={part:05d}", "labels.parquet"), labels)
+        write_partitioned(
+            _round_dir(work, "labels", r), f"{part:05d}", labels, np.full(labels.num_rows, part), parts
+        )
         edges = read_partition(storage.join(work, "edges"), part, EDGE_SCHEMA)
         half = edges.join(
             labels.rename_columns(["u", "lu"]), keys="u", join_type="left outer", use_threads=False
@@ -513,8 +528,8 @@ class MinHashDedup(GlobalStage):
         cfg = self.cfg
         shards = sorted(ctx.shards.items())
         total = count_rows(f for _, files in shards for f in files)
-        parts = choose_partitions(total, cfg.rows_per_partition, cfg.partitions)
         bands, rows = cfg.band_rows()
+        parts = partitions_for(shards, total, cfg, functools.partial(_row_bytes, cfg, bands))
         fields = context_fields(ctx)
         p = {
             "work_dir": ctx.work_dir,

@@ -1,16 +1,21 @@
 """Hash-partitioned shuffles through Parquet files: how dedup phases meet across workers.
 
-A phase task writes its rows to `<dir>/part=<p>/<name>.parquet`, one file per destination partition
-it has rows for; the next phase's task for partition p reads every file under `part=<p>/` in name
-order. File names come from shard ids or partition numbers, and every writer sorts its rows, so the
-bytes do not depend on which worker ran what. Partition numbers come from xxhash (never Python's
-salted `hash()`), so all workers and all runs agree.
+A phase task writes ONE file, `<dir>/<name>.parquet`, with its rows stably sorted by destination
+partition, one row group (more if a partition is huge) per partition it has rows for, and an index
+(partition -> row count, in the file's key-value metadata) that says which row groups belong to which
+partition. The next phase's task for partition p reads only those row groups of every writer's file,
+in file-name order. So a phase writes O(writers) files, not writers x partitions (1e8-1e9 at a Common
+Crawl snapshot), and a reader gets exactly the rows, in exactly the order, that one file per
+(writer, partition) gave before. File names come from shard ids or partition numbers, and every writer
+sorts its rows, so the bytes do not depend on which worker ran what. Partition numbers come from
+xxhash (never Python's salted `hash()`), so all workers and all runs agree.
 """
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -24,11 +29,73 @@ _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 
 
-def choose_partitions(total_rows: int, rows_per_partition: int, override: int | None = None) -> int:
-    """Number of partitions: fixed by config, else enough that one holds ~rows_per_partition rows."""
+INDEX_KEY = b"winnow.partitions"
+"""Key-value metadata of a partitioned file: JSON {"p": [partitions], "rows": [rows of each]}."""
+ROW_GROUP_ROWS = 1 << 20
+"""Largest row group; a bigger partition takes several, so a reader's batches stay bounded."""
+WORKING_SET = 3.0
+"""Peak memory of a partition task over its rows' Arrow size: the table, a sorted copy, a join."""
+SAMPLE_ROWS = 1000
+
+
+def choose_partitions(
+    total_rows: int,
+    rows_per_partition: int,
+    override: int | None = None,
+    *,
+    row_bytes: float = 0.0,
+    partition_mb: int | None = None,
+) -> int:
+    """Number of partitions: fixed by config, else enough that one holds at most ~rows_per_partition
+    documents AND its shuffle rows (`row_bytes` per document, measured) fit in `partition_mb`."""
     if override:
         return override
-    return max(1, math.ceil(total_rows / rows_per_partition))
+    by_rows = math.ceil(total_rows / rows_per_partition)
+    by_bytes = 0
+    if partition_mb and row_bytes > 0:
+        by_bytes = math.ceil(total_rows * row_bytes * WORKING_SET / (partition_mb * 2**20))
+    return max(1, by_rows, by_bytes)
+
+
+def sample_sizes(files: Sequence[str], rows: int = SAMPLE_ROWS) -> tuple[float, float]:
+    """Mean UTF-8 length of `id` and of `text` over the first `rows` documents of `files` (in order):
+    the measured row size the partition count is chosen from. Reads one row group or so."""
+    id_bytes = text_bytes = seen = 0
+    for path in files:
+        with storage.open_input(path) as f:
+            pf = pq.ParquetFile(f)
+            for batch in pf.iter_batches(batch_size=rows - seen, columns=["id", "text"]):
+                id_bytes += pc.sum(pc.binary_length(batch.column("id"))).as_py() or 0
+                text_bytes += pc.sum(pc.binary_length(batch.column("text"))).as_py() or 0
+                seen += batch.num_rows
+                if seen >= rows:
+                    break
+        if seen >= rows:
+            break
+    if seen == 0:
+        return 0.0, 0.0
+    return id_bytes / seen, text_bytes / seen
+
+
+def partitions_for(
+    shards: Sequence[tuple[str, Sequence[str]]],
+    total_rows: int,
+    cfg: object,
+    row_bytes: Callable[[float, float], float],
+) -> int:
+    """A global stage's partition count from its config (`partitions`, `rows_per_partition`,
+    `partition_mb`) and `row_bytes(id_len, text_len)`, its shuffle bytes per document."""
+    override = getattr(cfg, "partitions", None)
+    if override:
+        return int(override)
+    files = [f for _, fs in shards for f in fs]
+    id_len, text_len = sample_sizes(files)
+    return choose_partitions(
+        total_rows,
+        cfg.rows_per_partition,  # type: ignore[attr-defined]
+        row_bytes=row_bytes(id_len, text_len) if id_len or text_len else 0.0,
+        partition_mb=getattr(cfg, "partition_mb", None),
+    )
 
 
 def count_rows(files: Iterable[str]) -> int:
@@ -62,10 +129,6 @@ def partition_of_ints(values: np.ndarray, partitions: int) -> np.ndarray:
     return (x % np.uint64(partitions)).astype(np.int64)
 
 
-def part_dir(base: str, p: int) -> str:
-    return storage.join(base, f"part={p:05d}")
-
-
 def write_table(path: str, table: pa.Table) -> int:
     """Write one scratch Parquet file atomically; returns its size in bytes."""
     with storage.atomic_file(path) as f:
@@ -75,7 +138,8 @@ def write_table(path: str, table: pa.Table) -> int:
 
 
 def write_partitioned(base: str, name: str, table: pa.Table, parts: np.ndarray, partitions: int) -> int:
-    """Split `table` by partition and write `<base>/part=<p>/<name>.parquet` for each non-empty p.
+    """Write `table` as `<base>/<name>.parquet`: rows stably sorted by partition, a row group per
+    partition and the index of row counts per partition. Nothing for an empty table.
 
     Returns the bytes written (what the phase reports as its shuffle volume).
     """
@@ -83,29 +147,71 @@ def write_partitioned(base: str, name: str, table: pa.Table, parts: np.ndarray, 
         return 0
     order = np.argsort(parts, kind="stable")
     sorted_parts = parts[order]
-    table = table.take(pa.array(order))
+    table = table.take(pa.array(order)).replace_schema_metadata(None)
     bounds = np.flatnonzero(np.diff(sorted_parts)) + 1
-    starts = np.concatenate([[0], bounds])
-    ends = np.concatenate([bounds, [len(sorted_parts)]])
-    written = 0
-    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
-        p = int(sorted_parts[s])
-        assert 0 <= p < partitions
-        written += write_table(storage.join(part_dir(base, p), f"{name}.parquet"), table.slice(s, e - s))
-    return written
+    starts = np.concatenate([[0], bounds]).astype(np.int64)
+    ends = np.concatenate([bounds, [len(sorted_parts)]]).astype(np.int64)
+    ids = sorted_parts[starts]
+    assert ids[0] >= 0 and ids[-1] < partitions, "partition out of range"
+    index = {"p": ids.tolist(), "rows": (ends - starts).tolist()}
+    with storage.atomic_file(storage.join(base, f"{name}.parquet")) as f:
+        with pq.ParquetWriter(f, table.schema, compression="zstd") as w:
+            for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+                w.write_table(table.slice(s, e - s), row_group_size=ROW_GROUP_ROWS)
+            w.add_key_value_metadata({INDEX_KEY: json.dumps(index, separators=(",", ":"))})
+        size = f.tell()
+    return int(size)
+
+
+def _row_groups(pf: pq.ParquetFile, p: int) -> list[int]:
+    """The row groups of partition p in a file `write_partitioned` wrote (none if it has no rows)."""
+    meta = pf.metadata
+    index = json.loads((meta.metadata or {})[INDEX_KEY])
+    skip = want = 0
+    for q, n in zip(index["p"], index["rows"], strict=True):
+        if q == p:
+            want = n
+            break
+        if q > p:
+            return []
+        skip += n
+    if not want:
+        return []
+    groups, row = [], 0
+    for i in range(meta.num_row_groups):
+        if skip <= row < skip + want:
+            groups.append(i)
+        row += meta.row_group(i).num_rows
+        if row >= skip + want:
+            break
+    return groups
+
+
+def _writer_files(base: str) -> list[str]:
+    return storage.listdir(base, "*.parquet")
 
 
 def partition_files(base: str, p: int) -> list[str]:
-    return storage.listdir(part_dir(base, p), "*.parquet")
+    """The writers' files that hold rows of partition p, in name order (reads their footers)."""
+    out = []
+    for path in _writer_files(base):
+        with storage.open_input(path) as f:
+            if _row_groups(pq.ParquetFile(f), p):
+                out.append(path)
+    return out
 
 
 def iter_partition(
     base: str, p: int, columns: list[str] | None = None, batch_rows: int = 65536
 ) -> Iterator[pa.RecordBatch]:
-    """Stream every row of partition p (all writers' files, in file-name order)."""
-    for path in partition_files(base, p):
+    """Stream every row of partition p: its row groups of every writer's file, in file-name order."""
+    for path in _writer_files(base):
         with storage.open_input(path) as f:
-            yield from pq.ParquetFile(f).iter_batches(batch_size=batch_rows, columns=columns)
+            pf = pq.ParquetFile(f)
+            groups = _row_groups(pf, p)
+            if groups:
+                for batch in pf.iter_batches(batch_size=batch_rows, row_groups=groups, columns=columns):
+                    yield batch.replace_schema_metadata(None)
 
 
 def read_partition(base: str, p: int, schema: pa.Schema, columns: list[str] | None = None) -> pa.Table:
@@ -114,7 +220,7 @@ def read_partition(base: str, p: int, schema: pa.Schema, columns: list[str] | No
     want = pa.schema([schema.field(c) for c in columns]) if columns else schema
     if not batches:
         return want.empty_table()
-    return pa.Table.from_batches(batches).cast(want)
+    return pa.Table.from_batches(batches).cast(want).replace_schema_metadata(None)
 
 
 def read_matching(
@@ -138,7 +244,7 @@ def read_matching(
             keep.append(batch.filter(mask))
     if not keep:
         return want.empty_table()
-    return pa.Table.from_batches(keep).cast(want)
+    return pa.Table.from_batches(keep).cast(want).replace_schema_metadata(None)
 
 
 def shard_group(shard_id: str, groups: int) -> int:

@@ -32,6 +32,8 @@ from pipeline.step import StageContext
 log = logging.getLogger("winnow")
 
 FINGERPRINT = "fingerprint.json"
+WORK_FORMAT = 2
+"""Layout of the files in work dirs (2: one shuffle file per writer task); a change wipes old ones."""
 SUMMARY = "_phase.json"
 """Written in a phase's marker folder when every task of the phase has finished."""
 
@@ -78,7 +80,8 @@ class PhaseRunner:
         self.root = storage.join(ctx.work_dir, "_phases")
         # The work dir's own path is not part of it: the same config's work resumes wherever it lies.
         same = {k: v for k, v in params.items() if k != "work_dir"}
-        fingerprint = hashlib.sha256(dumps({"stage": ctx.config_hash, "params": same}).encode()).hexdigest()
+        key = {"stage": ctx.config_hash, "params": same, "format": WORK_FORMAT}
+        fingerprint = hashlib.sha256(dumps(key).encode()).hexdigest()
         path = storage.join(self.root, FINGERPRINT)
         old = json.loads(storage.read_bytes(path)).get("fingerprint") if storage.exists(path) else None
         if old != fingerprint:
