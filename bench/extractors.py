@@ -18,7 +18,8 @@ The peer is datatrove's ``Trafilatura`` extractor step (its default, as used for
 its defaults in ``/work/.venv-bench`` in a subprocess, on the same pages already decoded to str; its
 CPU time includes the process it forks. Skipped with a message when that venv is absent. To make it:
 ``python -m venv /work/.venv-bench && /work/.venv-bench/bin/pip install "datatrove[processing]==0.10.1"
-resiliparse pyarrow`` (the peer decodes the pages with winnow's own ``decode_html``).
+resiliparse pyarrow lxml_html_clean`` (the peer decodes the pages with winnow's own ``decode_html``; without
+lxml_html_clean trafilatura 1.x does not import and datatrove reports every page as a timeout).
 
     python bench/extractors.py                 # ~4 min on one free core
     python bench/extractors.py --limit 200 --no-peer   # a quick look
@@ -260,7 +261,12 @@ def run_peer(args: argparse.Namespace) -> dict | None:
     ]
     if args.limit:
         cmd += ["--limit", str(args.limit)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=args.peer_timeout)
+    except subprocess.TimeoutExpired:
+        # datatrove's step forks per page with its own timeouts; on a loaded machine it can take hours.
+        print(f"peer skipped: not done after {args.peer_timeout:.0f} s (--peer-timeout)", file=sys.stderr)
+        return None
     if proc.returncode != 0:
         print(f"peer failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}", file=sys.stderr)
         return None
@@ -329,6 +335,7 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=None, help="only the first N pages of each set")
     ap.add_argument("--repeat", type=int, default=1, help="timing runs per extractor; best is reported")
     ap.add_argument("--no-peer", action="store_true", help="skip the datatrove comparison")
+    ap.add_argument("--peer-timeout", type=float, default=900.0, help="seconds before the peer is given up")
     ap.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     ap.add_argument("--peer-worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
