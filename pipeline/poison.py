@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from pipeline import storage
+from dedup.shuffle import count_rows
 from pipeline.ceiling import WORKER_CRASH
 from pipeline.config import RayConfig
 from pipeline.ray_exec import Factory, TaskFailed, WorkerCrashed, map_items
@@ -74,7 +74,7 @@ def find(
             f"shard {dead[0][0]}: the stages ({', '.join(stage_names)}) kill their Ray worker before "
             "any document, in setup: no document is to blame"
         )
-    probes = [p for shard in sorted(files) for p in _split(shard, 0, _rows(files[shard]))]
+    probes = [p for shard in sorted(files) for p in _split(shard, 0, count_rows(files[shard]))]
     suspects: list[tuple[str, int]] = []
     while probes:
         nxt: list[Probe] = []
@@ -111,14 +111,3 @@ def _died(probes: list[Probe], files: dict[str, list[str]], factory: Factory, cf
             raise TaskFailed(crash.failed[0]) from None
         return [(it["shard"], it["probe"][0], it["probe"][1], it["upto"]) for it in crash.items]
     return []
-
-
-def _rows(paths: list[str]) -> int:
-    """Documents in a shard, from its Parquet footers."""
-    import pyarrow.parquet as pq
-
-    total = 0
-    for path in paths:
-        with storage.open_input(path) as f:
-            total += pq.ParquetFile(f).metadata.num_rows
-    return total

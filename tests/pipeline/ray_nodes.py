@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from .loopback_probe import descendants
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -126,28 +128,10 @@ def wait_nodes(
         time.sleep(1)
 
 
-def _descendants(root: int) -> list[int]:
-    """`root` and every process below it (Ray's workers are not in their raylet's process group)."""
-    children: dict[int, list[int]] = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(pid))
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo.extend(children.get(pid, []))
-    return out
-
-
 def titles(node: subprocess.Popen) -> dict[int, str]:
     """PID -> command line (Ray's process title, e.g. `ray::MapBatches(run)`) of a node's processes."""
     out = {}
-    for pid in _descendants(node.pid):
+    for pid in descendants(node.pid):
         with contextlib.suppress(OSError):
             out[pid] = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
     return out
