@@ -38,11 +38,18 @@ def blend_weights(datasets: list[dict[str, Any]], weights: dict[str, float] | No
     Without configured weights, a dataset's weight is its share of the split's tokens: Megatron then
     reads every written token about equally often, so the mixture is whatever the sampling (epochs,
     token budgets) made it. With weights, each source's weight is used as given (Megatron samples a
-    source in proportion to its weight), normalised over the sources present in the split.
+    source in proportion to its weight), normalised over the sources present in the split; a source
+    written as several datasets (tokenization.parts) shares its weight among them by their tokens.
     """
     if not datasets:
         return []
-    raw = [weights[d["source"]] if weights else float(d["tokens"]) for d in datasets]
+    per_source: dict[str, int] = {}
+    for d in datasets:
+        per_source[d["source"]] = per_source.get(d["source"], 0) + int(d["tokens"])
+    raw = [
+        weights[d["source"]] * (d["tokens"] / per_source[d["source"]]) if weights else float(d["tokens"])
+        for d in datasets
+    ]
     total = sum(raw)
     return [r / total for r in raw]
 

@@ -8,8 +8,10 @@ Phases, each a map over small work items on Ray, run by `pipeline.phases.PhaseRu
 2. per budgeted source: the exact selection threshold, from a streamed histogram (tokenization.mixture).
 3. per input shard: accounting. Documents with 0 tokens, and documents the mixture sampled out, go to
    the rejected set with their reason; the shard's stats file is written.
-4. per source and split: the selected documents of every shard, in shard order, copy after copy
-   (epoch-major), are streamed into `RUN/tokens/<source>[_<split>]_text_document.{bin,idx}`.
+4. per source, split and dataset: the selected documents of the dataset's run of shards, in shard
+   order, copy after copy (epoch-major), are streamed into
+   `RUN/tokens/<source>[_<split>][_part<k>]_text_document.{bin,idx}`. A source above `dataset_tokens`
+   is cut into several datasets by shard runs (tokenization.parts), so no one task writes it all.
 Without token budgets every plan is known up front and phases 1 and 3 run as one pass per shard.
 Then the driver writes the blend files, `tokens.json`, the tokenizer dir and `RUN/_extra/<stage>.json`.
 Memory per worker: one batch of documents, plus 16 bytes per document of one shard (hash, row).
@@ -36,7 +38,7 @@ from pipeline.phases import PhaseRunner
 from pipeline.schema import REJECTED_SCHEMA, documents_from_table, dumps, rejected_to_table
 from pipeline.shards import RollingParquet, Tally, iter_batches, shard_done, write_stats
 from pipeline.step import ConfigPath, GlobalStage, StageConfig, StageContext
-from tokenization import blend, megatron, mixture
+from tokenization import blend, megatron, mixture, parts
 
 REASON_EMPTY = "empty_text"
 REASON_NO_TOKENS = "no_tokens"
@@ -81,6 +83,10 @@ class TokenizeConfig(StageConfig):
         default_factory=lambda: {"train": 1.0},
         description="Fractions of documents per split, decided by a hash of the document id.")
     seed: int | None = Field(None, description="Mixture seed; default: the run's seed.")
+    dataset_tokens: int = Field(
+        4_000_000_000, ge=1, description="Largest dataset, in expected tokens: a source (per split) with "
+        "more is written as several Megatron datasets of about this size (`<source>_part00000_text_document`"
+        ", ...), by parallel tasks, each in the blend with its own token count.")
 
     def check_files(self) -> list[str]:
         problems = super().check_files()
@@ -321,7 +327,7 @@ class TokenizeAndAccount:
 
 
 def merge_source_split(item: dict[str, Any], work_dir: str) -> dict[str, Any]:
-    """Phase 4: one source and split into one Megatron dataset, epoch-major, shards in id order."""
+    """Phase 4: a run of one source's shards, one split, into one Megatron dataset, epoch-major."""
     source, split_k, prefix = item["source"], item["split"], item["prefix"]
     plan = mixture.Plan(*item["plan"])
     bounds = tuple(item["bounds"])
@@ -443,11 +449,15 @@ class TokenizeStage(GlobalStage):
         for src, t in totals.items():
             if not t["shards"]:
                 continue
+            shard_tokens = [(s, summaries[s]["sources"][src]["tokens"]) for s in t["shards"]]
+            runs = parts.cut(shard_tokens, mixture.Plan(*plans[src]), cfg.dataset_tokens)
             for k in active:
                 stem = f"{src}_{mixture.SPLITS[k]}" if named else src
-                merges.append({"source": src, "split": k, "plan": list(plans[src]), "bounds": list(bounds),
-                               "shards": t["shards"], "dtype": info["dtype"],
-                               "prefix": storage.join(tokens_dir, f"{stem}_text_document")})
+                for j, run_shards in enumerate(runs):
+                    name = parts.prefix_stem(stem, j, len(runs))
+                    merges.append({"source": src, "split": k, "plan": list(plans[src]),
+                                   "bounds": list(bounds), "shards": run_shards, "dtype": info["dtype"],
+                                   "prefix": storage.join(tokens_dir, f"{name}_text_document")})
         results = phases.run("merge", merges, functools.partial(_MergeFn, ctx.work_dir))
         self._finish(ctx, info, seed, totals, plans, weights, merges, results, tokens_dir, inputs_key)
 
@@ -487,10 +497,17 @@ class TokenizeStage(GlobalStage):
                 "documents_out": 0, "tokens_out": 0, "splits": {}})
             entry["documents_out"] += r["documents"]
             entry["tokens_out"] += r["tokens"]
-            entry["splits"][split] = {"documents": r["documents"], "tokens": r["tokens"],
-                                      "prefix": m["prefix"] if r["documents"] else None}
+            sp = entry["splits"].setdefault(split, {"documents": 0, "tokens": 0, "prefix": None,
+                                                    "datasets": []})
+            sp["documents"] += r["documents"]
+            sp["tokens"] += r["tokens"]
             if r["documents"]:
+                sp["datasets"].append({"prefix": m["prefix"], "documents": r["documents"],
+                                       "tokens": r["tokens"]})
                 per_split[split].append({"source": src, "prefix": m["prefix"], "tokens": r["tokens"]})
+        for entry in sources.values():
+            for sp in entry["splits"].values():  # `prefix`: the dataset, when the split is one
+                sp["prefix"] = sp["datasets"][0]["prefix"] if len(sp["datasets"]) == 1 else None
         for src in sorted(self.cfg.mixture):
             if src not in sources:
                 sources[src] = {"documents_in": 0, "tokens_in": 0, "warning": "no documents from this source"}
