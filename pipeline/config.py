@@ -95,6 +95,14 @@ class OutputConfig(_Strict):
     compression: Literal["zstd", "snappy", "gzip", "none"] = "zstd"
     keep_rejected_text: bool = Field(True, description="Store the text of rejected documents.")
     report: bool = Field(True, description="Write report.html at the end of the run.")
+    keep_intermediate: bool = Field(
+        True,
+        description="false: a stage's output shards are deleted once the next stage has them (per shard, "
+        "after its stats are written; a global stage's input when it completes), so a run holds about two "
+        "copies of the corpus, not one per stage. The last documents, rejected sets, stats and the manifest "
+        "always stay, and a rerun still resumes; a stage can then no longer be recomputed from the one "
+        "before it. Output bytes are the same either way.",
+    )
 
 
 class RayConfig(_Strict):

@@ -26,7 +26,15 @@ from pipeline.ray_exec import WorkerCrashed, ensure_ray, map_items
 from pipeline.readers import InputFile, expand_source, reader_for
 from pipeline.readers.controls import strip_controls
 from pipeline.schema import Document, documents_from_table, documents_to_table, dumps, rejected_to_table
-from pipeline.shards import ShardWriter, done_shards, iter_batches, load_stats, shard_bytes, shard_files
+from pipeline.shards import (
+    ShardWriter,
+    done_shards,
+    iter_batches,
+    load_stats,
+    shard_bytes,
+    shard_done,
+    shard_files,
+)
 from pipeline.step import DocumentStep, GlobalStage, StageConfig, StageContext, check_stage_files
 
 log = logging.getLogger("winnow")
@@ -171,9 +179,10 @@ class ReadShard:
 class DocumentShard:
     """Ray actor body for a fused run of document stages over one shard."""
 
-    def __init__(self, config: Config, run_dir: str, segment: Segment) -> None:
+    def __init__(self, config: Config, run_dir: str, segment: Segment, delete_input: bool = False) -> None:
         self.config, self.run_dir, self.segment = config, run_dir, segment
         self.stage_dir = storage.join(run_dir, segment.dir_name)
+        self.delete_input = delete_input  # output.keep_intermediate: false (see `_drop_outputs`)
         self.steps: list[tuple[int, StageConfig, DocumentStep]] = []
         for offset, cfg in enumerate(segment.stages):
             step = cfg.build()
@@ -186,6 +195,9 @@ class DocumentShard:
         if "probe" in item:
             return self._probe(item)
         shard, files = item["shard"], item["files"]
+        if self.delete_input and shard_done(self.stage_dir, shard):
+            # A retry of a task that finished (and deleted its input) before its worker died.
+            return {"shard": shard, "seconds": 0.0, "docs": 0, "bytes": 0}
         poison = {int(i): stage for i, stage in item.get("poison", {}).items()}
         out = self.config.output
         writer = ShardWriter(
@@ -200,21 +212,28 @@ class DocumentShard:
             writer.tally.ensure_stage(cfg.stage_name)
             step.counters.clear()
         n_docs = 0
-        for batch in iter_batches(files, out.batch_rows):
-            docs = documents_from_table(batch)
-            docs = self._steps(docs, list(range(n_docs, n_docs + batch.num_rows)), poison, writer)
-            n_docs += batch.num_rows
-            if docs:
-                writer.write(documents_to_table(docs))
+        try:
+            for batch in iter_batches(files, out.batch_rows):
+                docs = documents_from_table(batch)
+                docs = self._steps(docs, list(range(n_docs, n_docs + batch.num_rows)), poison, writer)
+                n_docs += batch.num_rows
+                if docs:
+                    writer.write(documents_to_table(docs))
+        except FileNotFoundError as exc:
+            if out.keep_intermediate:
+                raise
+            raise FileNotFoundError(
+                f"{exc}: input shard {shard} of {self.segment.dir_name} is gone. With "
+                "output.keep_intermediate: false a stage's input is deleted once the stage has it, so a "
+                "stage can't be recomputed from the one before it: run into a new --output"
+            ) from exc
         for _, cfg, step in self.steps:
             writer.tally.add_counters(cfg.stage_name, dict(step.counters))
+        in_bytes = sum(storage.size(f) for f in files)
         stats = writer.finish()
-        return {
-            "shard": shard,
-            "seconds": stats["seconds"],
-            "docs": n_docs,
-            "bytes": sum(storage.size(f) for f in files),
-        }
+        if self.delete_input:  # after the stats: the shard is done, its input is needed no more
+            storage.remove_files(files)
+        return {"shard": shard, "seconds": stats["seconds"], "docs": n_docs, "bytes": in_bytes}
 
     def _steps(
         self,
@@ -354,7 +373,8 @@ def _fingerprint(config: Config, upto: list[StageConfig]) -> str:
 
     payload = {
         "sources": [s.model_dump(mode="json") for s in config.sources],
-        "output": config.output.model_dump(mode="json"),
+        # keep_intermediate changes what is kept, never a byte of what is written.
+        "output": config.output.model_dump(mode="json", exclude={"keep_intermediate"}),
         "seed": config.seed,
         "stages": [s.model_dump(mode="json") for s in upto],
     }
@@ -423,6 +443,7 @@ def _run_plan(config: Config, run_dir: str, progress: progress_mod.Progress) -> 
         f"00 '{READ_STAGE}'",
     )
     prev_dir = read_dir
+    final_docs = _final_documents_dir(config, run_dir)
 
     done_stages: list[StageConfig] = []
     for seg in plan(config):
@@ -432,6 +453,8 @@ def _run_plan(config: Config, run_dir: str, progress: progress_mod.Progress) -> 
         rejected = [rejected_dir(run_dir, seg.first_index + k, c) for k, c in enumerate(seg.stages)]
         _remove_leftovers(stage_dir, [*rejected, storage.join(run_dir, "tokens")])
         shards = shard_files(prev_dir)
+        drop_input = not config.output.keep_intermediate and prev_dir != final_docs
+        _check_input_kept(prev_dir, stage_dir, shards)
         t0 = time.time()
         if seg.kind == "document":
             items = _pending(stage_dir, [{"shard": s, "files": f} for s, f in shards.items()])
@@ -441,7 +464,7 @@ def _run_plan(config: Config, run_dir: str, progress: progress_mod.Progress) -> 
             sizes = shard_bytes(prev_dir)
             todo_bytes = sum(sizes.get(it["shard"], 0) for it in items)
             with progress.stage(seg.dir_name, len(items), todo_bytes) as sp:
-                factory = _factory(DocumentShard, config, run_dir, seg)
+                factory = _factory(DocumentShard, config, run_dir, seg, drop_input)
                 seg_ray = _stage_ray(config, seg.stages)
                 try:
                     map_items(items, factory, seg_ray, on_result=sp.update)
@@ -481,10 +504,51 @@ def _run_plan(config: Config, run_dir: str, progress: progress_mod.Progress) -> 
             label = f"{i:02d} '{cfg.stage_name}'"
             rejected = rejected_dir(run_dir, i, cfg)
             ceiling.check(stats, cfg.stage_name, cfg.kind, rejected, config.max_error_fraction, label)
+        if drop_input:
+            _drop_outputs(prev_dir, seg.dir_name)
         prev_dir = stage_dir
 
     timings["total"] = round(time.time() - started, 3)
     return manifest_mod.write_manifest(config, run_dir, plan(config), timings)
+
+
+def _final_documents_dir(config: Config, run_dir: str) -> str:
+    """The stage dir with the run's last documents (before tokenize): never deleted as intermediate."""
+    final = storage.join(run_dir, f"00_{READ_STAGE}")
+    for seg in plan(config):
+        if all(c.writes_documents for c in seg.stages):
+            final = storage.join(run_dir, seg.dir_name)
+    return final
+
+
+OUTPUTS_DELETED = "_outputs_deleted.json"
+"""In a stage dir whose document files were deleted (output.keep_intermediate: false)."""
+
+
+def _drop_outputs(stage_dir: str, by: str) -> None:
+    """Delete a stage's document files once the next stage (`by`) has completed every shard of them.
+
+    A document stage's tasks already deleted their own input shard after their stats; this sweeps what
+    a killed task left and a global stage's whole input. Stats, `_stage.json` and rejected sets stay,
+    so the accounting, the manifest and resume are unchanged.
+    """
+    storage.atomic_write(storage.join(stage_dir, OUTPUTS_DELETED), (dumps({"after": by}) + "\n").encode())
+    n = storage.remove_files(storage.listdir(stage_dir, "part-*.parquet"))
+    if n:
+        log.info("%s: deleted %d intermediate files (output.keep_intermediate: false)", stage_dir, n)
+
+
+def _check_input_kept(prev_dir: str, stage_dir: str, shards: dict[str, list[str]]) -> None:
+    """A stage with work left whose input was deleted as intermediate (its dir removed by hand)."""
+    if not storage.exists(storage.join(prev_dir, OUTPUTS_DELETED)):
+        return
+    left = set(shards) - done_shards(stage_dir)
+    if left:
+        raise ConfigError(
+            f"{stage_dir}: {len(left)} shards to compute, but the documents they are computed from "
+            f"({prev_dir}) were deleted as intermediate (output.keep_intermediate: false). A stage can't "
+            "be recomputed from the one before it in such a run: run into a new --output"
+        )
 
 
 def _report_input_lost(read_stats: dict[str, dict[str, Any]]) -> None:

@@ -94,6 +94,8 @@ class StageConfig(BaseModel):
     )
 
     kind: ClassVar[Literal["document", "global"]] = "document"
+    writes_documents: ClassVar[bool] = True
+    """False for a stage whose output is not documents (tokenize): the documents before it are final."""
 
     @property
     def stage_name(self) -> str:

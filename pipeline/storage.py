@@ -89,6 +89,29 @@ def remove_tree(path: str) -> None:
         fs.delete_dir(p)
 
 
+REMOVERS = 16
+"""Files deleted at once on object storage (each delete is a request)."""
+
+
+def remove_files(paths: list[str]) -> int:
+    """Delete files that may already be gone (a rerun sweeping what a task deleted); returns how many."""
+
+    def one(path: str) -> int:
+        fs, p = filesystem(path)
+        try:
+            fs.delete_file(p)
+        except FileNotFoundError:
+            return 0
+        return 1
+
+    if len(paths) > 1 and is_uri(paths[0]):
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(REMOVERS) as pool:
+            return sum(pool.map(one, paths))
+    return sum(one(p) for p in paths)
+
+
 RETRIES = int(os.environ.get("WINNOW_STORAGE_RETRIES", "5"))
 """Retries of a failed read (on top of the storage client's own); the environment sets it per run."""
 BACKOFF_SECONDS = 0.25  # doubled after every failed attempt: 0.25, 0.5, 1, 2, 4 s

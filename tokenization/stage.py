@@ -72,6 +72,7 @@ class TokenizeConfig(StageConfig):
 
     type: Literal["tokenize"]
     kind: ClassVar[Literal["document", "global"]] = "global"
+    writes_documents: ClassVar[bool] = False
 
     tokenizer: ConfigPath = Field(description="An HF fast tokenizer file (tokenizer.json). No hub downloads.")
     eod_token: str = Field(
