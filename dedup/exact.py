@@ -22,11 +22,9 @@ from pydantic import Field
 
 from dedup import keeper as keeper_rules
 from dedup.normalize import normalize, text_hash
-from dedup.removal import DUP_SCHEMA, RemoveDuplicates, all_done, context_fields, write_extra
+from dedup.removal import DUP_SCHEMA, DedupStage, RemoveDuplicates, context_fields, write_extra
 from dedup.shuffle import (
-    count_rows,
     partition_of_ints,
-    partitions_for,
     read_partition,
     shard_group,
     write_partitioned,
@@ -34,7 +32,7 @@ from dedup.shuffle import (
 from pipeline import storage
 from pipeline.phases import PhaseRunner
 from pipeline.shards import iter_batches
-from pipeline.step import GlobalStage, StageConfig, StageContext
+from pipeline.step import StageConfig, StageContext
 
 HASH_SCHEMA = pa.schema(
     [("hash", pa.binary(16)), ("key", pa.string()), ("id", pa.string()), ("shard", pa.string())]
@@ -154,23 +152,19 @@ class _Group:
         }
 
 
-class ExactDedup(GlobalStage):
+class ExactDedup(DedupStage):
     """Runs hash -> group -> remove on Ray; writes outputs via ShardWriter and `_extra/<stage>.json`."""
 
-    def __init__(self, cfg: ExactDedupConfig) -> None:
-        self.cfg = cfg
-        self.name = cfg.stage_name
+    empty_extra: ClassVar[dict[str, Any]] = {
+        "documents": 0, "removed": 0, "clusters": 0, "cluster_size_histogram": {}}
 
-    def run(self, ctx: StageContext) -> None:
-        if not ctx.shards:
-            write_extra(ctx, {"documents": 0, "removed": 0, "clusters": 0, "cluster_size_histogram": {}})
-            return
-        if all_done(ctx):
-            return
+    def row_bytes(self, id_len: float, text_len: float) -> float:
+        return _row_bytes(id_len, text_len)
+
+    def run_phases(
+        self, ctx: StageContext, shards: list[tuple[str, list[str]]], total: int, parts: int
+    ) -> None:
         cfg = self.cfg
-        shards = sorted(ctx.shards.items())
-        total = count_rows(f for _, files in shards for f in files)
-        parts = partitions_for(shards, total, cfg, _row_bytes)
         fields = context_fields(ctx)
         p = {
             "work_dir": ctx.work_dir,

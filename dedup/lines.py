@@ -28,11 +28,9 @@ import xxhash
 from pydantic import Field
 
 from dedup.normalize import normalize
-from dedup.removal import all_done, context_fields, tally_sources, write_extra, writer_for
+from dedup.removal import DedupStage, context_fields, tally_sources, write_extra, writer_for
 from dedup.shuffle import (
-    count_rows,
     partition_of_ints,
-    partitions_for,
     read_matching,
     read_partition,
     shard_group,
@@ -42,7 +40,7 @@ from pipeline import storage
 from pipeline.phases import PhaseRunner
 from pipeline.schema import documents_from_table, documents_to_table, rejected_to_table
 from pipeline.shards import iter_batches, shard_done
-from pipeline.step import GlobalStage, StageConfig, StageContext
+from pipeline.step import StageConfig, StageContext
 
 COUNT_SCHEMA = pa.schema([("hash", pa.uint64()), ("docs", pa.int64()), ("shard", pa.string())])
 NEED_SCHEMA = pa.schema([("shard", pa.string()), ("hash", pa.uint64())])
@@ -220,23 +218,16 @@ class _Rewrite:
         return {"shard": shard, "rows": rows, **counters}
 
 
-class LineDedup(GlobalStage):
+class LineDedup(DedupStage):
     """Runs count -> frequent -> rewrite on Ray; writes outputs via ShardWriter and `_extra/<stage>.json`."""
 
-    def __init__(self, cfg: LineDedupConfig) -> None:
-        self.cfg = cfg
-        self.name = cfg.stage_name
+    def row_bytes(self, id_len: float, text_len: float) -> float:
+        return _row_bytes(id_len, text_len)
 
-    def run(self, ctx: StageContext) -> None:
-        if not ctx.shards:
-            write_extra(ctx, {"documents": 0})
-            return
-        if all_done(ctx):
-            return
+    def run_phases(
+        self, ctx: StageContext, shards: list[tuple[str, list[str]]], total: int, parts: int
+    ) -> None:
         cfg = self.cfg
-        shards = sorted(ctx.shards.items())
-        total = count_rows(f for _, files in shards for f in files)
-        parts = partitions_for(shards, total, cfg, _row_bytes)
         fields = context_fields(ctx)
         p = {
             "work_dir": ctx.work_dir,

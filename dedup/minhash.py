@@ -38,12 +38,10 @@ from pydantic import Field, model_validator
 from dedup import keeper as keeper_rules
 from dedup.lsh import MinHasher, band_hashes, estimated_jaccard, optimal_bands
 from dedup.normalize import jaccard
-from dedup.removal import DUP_SCHEMA, RemoveDuplicates, all_done, context_fields, write_extra
+from dedup.removal import DUP_SCHEMA, DedupStage, RemoveDuplicates, context_fields, write_extra
 from dedup.shuffle import (
-    count_rows,
     partition_of_ints,
     partition_of_keys,
-    partitions_for,
     read_matching,
     read_partition,
     shard_group,
@@ -52,7 +50,7 @@ from dedup.shuffle import (
 from pipeline import storage
 from pipeline.phases import PhaseRunner
 from pipeline.shards import iter_batches
-from pipeline.step import GlobalStage, StageConfig, StageContext
+from pipeline.step import StageConfig, StageContext
 
 BAND_SCHEMA = pa.schema([("band", pa.int32()), ("bucket", pa.uint64()), ("key", pa.string())])
 SIDE_SCHEMA = pa.schema([("key", pa.string()), ("sig", pa.binary()), ("sh", pa.binary())])
@@ -510,26 +508,20 @@ class _ClusterTable:
         }
 
 
-class MinHashDedup(GlobalStage):
+class MinHashDedup(DedupStage):
     """Runs the phases above on Ray, then writes outputs via ShardWriter and `_extra/<stage>.json`."""
 
-    def __init__(self, cfg: MinHashDedupConfig) -> None:
-        self.cfg = cfg
-        self.name = cfg.stage_name
+    empty_extra: ClassVar[dict[str, Any]] = {
+        "documents": 0, "removed": 0, "clusters": 0, "rounds": 0, "cluster_size_histogram": {}}
 
-    def run(self, ctx: StageContext) -> None:
-        if not ctx.shards:
-            write_extra(
-                ctx, {"documents": 0, "removed": 0, "clusters": 0, "rounds": 0, "cluster_size_histogram": {}}
-            )
-            return
-        if all_done(ctx):
-            return
+    def row_bytes(self, id_len: float, text_len: float) -> float:
+        return _row_bytes(self.cfg, self.cfg.band_rows()[0], id_len, text_len)
+
+    def run_phases(
+        self, ctx: StageContext, shards: list[tuple[str, list[str]]], total: int, parts: int
+    ) -> None:
         cfg = self.cfg
-        shards = sorted(ctx.shards.items())
-        total = count_rows(f for _, files in shards for f in files)
         bands, rows = cfg.band_rows()
-        parts = partitions_for(shards, total, cfg, functools.partial(_row_bytes, cfg, bands))
         fields = context_fields(ctx)
         p = {
             "work_dir": ctx.work_dir,

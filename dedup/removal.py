@@ -9,16 +9,16 @@ duplicates, whatever the corpus size). Kept rows go out unchanged and in input o
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
 
-from dedup.shuffle import read_matching, shard_group
+from dedup.shuffle import count_rows, partitions_for, read_matching, shard_group
 from pipeline import storage
 from pipeline.schema import documents_from_table, dumps, rejected_to_table
-from pipeline.shards import ShardWriter, iter_batches, shard_done
-from pipeline.step import StageContext
+from pipeline.shards import ShardWriter, done_shards, iter_batches, shard_done
+from pipeline.step import GlobalStage, StageContext
 
 DUP_SCHEMA = pa.schema(
     [
@@ -46,8 +46,45 @@ def context_fields(ctx: StageContext) -> dict[str, Any]:
 
 
 def all_done(ctx: StageContext) -> bool:
-    """Every input shard already has its output (a rerun after success does nothing)."""
-    return all(shard_done(ctx.stage_dir, s) for s in ctx.shards)
+    """Every input shard already has its output (a rerun after success does nothing): one listing."""
+    return not set(ctx.shards) - done_shards(ctx.stage_dir)
+
+
+def input_rows(ctx: StageContext) -> int:
+    """Documents in the stage's input: from the previous stage's stats, else from Parquet footers."""
+    if ctx.rows is not None:
+        return sum(ctx.rows.get(s, 0) for s in ctx.shards)
+    return count_rows(f for files in ctx.shards.values() for f in files)
+
+
+class DedupStage(GlobalStage):
+    """What exact, line and MinHash dedup share around their own phases (`run_phases`): nothing to do
+    on empty input or on a rerun after success, the corpus row count, and the partition count from the
+    stage's shuffle bytes per document (`row_bytes`) and its config."""
+
+    empty_extra: ClassVar[dict[str, Any]] = {"documents": 0}
+
+    def __init__(self, cfg: Any) -> None:
+        self.cfg = cfg
+        self.name = cfg.stage_name
+
+    def row_bytes(self, id_len: float, text_len: float) -> float:
+        raise NotImplementedError
+
+    def run_phases(
+        self, ctx: StageContext, shards: list[tuple[str, list[str]]], total: int, parts: int
+    ) -> None:
+        raise NotImplementedError
+
+    def run(self, ctx: StageContext) -> None:
+        if not ctx.shards:
+            write_extra(ctx, dict(self.empty_extra))
+            return
+        if all_done(ctx):
+            return
+        shards = sorted(ctx.shards.items())
+        total = input_rows(ctx)
+        self.run_phases(ctx, shards, total, partitions_for(shards, total, self.cfg, self.row_bytes))
 
 
 def write_extra(ctx: StageContext, data: dict[str, Any]) -> None:

@@ -34,6 +34,7 @@ from pipeline.shards import (
     shard_bytes,
     shard_done,
     shard_files,
+    shard_rows,
 )
 from pipeline.step import DocumentStep, GlobalStage, StageConfig, StageContext, check_stage_files
 
@@ -452,7 +453,8 @@ def _run_plan(config: Config, run_dir: str, progress: progress_mod.Progress) -> 
         _check_stage_dir(stage_dir, _fingerprint(config, done_stages), seg.dir_name)
         rejected = [rejected_dir(run_dir, seg.first_index + k, c) for k, c in enumerate(seg.stages)]
         _remove_leftovers(stage_dir, [*rejected, storage.join(run_dir, "tokens")])
-        shards = shard_files(prev_dir)
+        prev_stats = load_stats(prev_dir)
+        shards = shard_files(prev_dir, prev_stats)
         drop_input = not config.output.keep_intermediate and prev_dir != final_docs
         _check_input_kept(prev_dir, stage_dir, shards)
         t0 = time.time()
@@ -461,7 +463,7 @@ def _run_plan(config: Config, run_dir: str, progress: progress_mod.Progress) -> 
             fused = f" (stages {seg.first_index}-{seg.index}, fused)" if len(seg.stages) > 1 else ""
             log.info("%s%s: %d shards (%d to do)", seg.dir_name, fused, len(shards), len(items))
             # From the stats the previous stage wrote, not one size call per file on the driver.
-            sizes = shard_bytes(prev_dir)
+            sizes = shard_bytes(prev_stats)
             todo_bytes = sum(sizes.get(it["shard"], 0) for it in items)
             with progress.stage(seg.dir_name, len(items), todo_bytes) as sp:
                 factory = _factory(DocumentShard, config, run_dir, seg, drop_input)
@@ -487,6 +489,7 @@ def _run_plan(config: Config, run_dir: str, progress: progress_mod.Progress) -> 
                 work_dir=storage.join(run_dir, "_work", seg.dir_name),
                 shards=shards,
                 config_hash=_fingerprint(config, done_stages),
+                rows=shard_rows(prev_stats),
             )
             log.info("%s: global stage over %d shards", seg.dir_name, len(shards))
             ctx.config = config.model_copy(update={"ray": _stage_ray(config, seg.stages)})

@@ -240,15 +240,20 @@ def output_path(directory: str, recorded: str) -> str:
     return storage.join(directory, recorded)
 
 
-def shard_files(stage_dir: str) -> dict[str, list[str]]:
-    """Shard id -> its output Parquet files (what the next stage reads)."""
-    stats = load_stats(stage_dir)
+def shard_files(stage_dir: str, stats: dict[str, dict[str, Any]] | None = None) -> dict[str, list[str]]:
+    """Shard id -> its output Parquet files (what the next stage reads); `stats`: load_stats(stage_dir)."""
+    stats = load_stats(stage_dir) if stats is None else stats
     return {s: [output_path(stage_dir, o["path"]) for o in st["outputs"]] for s, st in stats.items()}
 
 
-def shard_bytes(stage_dir: str) -> dict[str, int]:
+def shard_bytes(stats: dict[str, dict[str, Any]]) -> dict[str, int]:
     """Shard id -> bytes of its output files, as its stats recorded them (no call per file)."""
-    return {s: sum(o.get("bytes", 0) for o in st["outputs"]) for s, st in load_stats(stage_dir).items()}
+    return {s: sum(o.get("bytes", 0) for o in st["outputs"]) for s, st in stats.items()}
+
+
+def shard_rows(stats: dict[str, dict[str, Any]]) -> dict[str, int]:
+    """Shard id -> documents in its output files, as its stats recorded them (no footer reads)."""
+    return {s: sum(o.get("rows", 0) for o in st["outputs"]) for s, st in stats.items()}
 
 
 def merge_tallies(stats: list[dict[str, Any]]) -> dict[str, Any]:

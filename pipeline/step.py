@@ -68,6 +68,7 @@ class StageContext:
     work_dir: str  # <run>/_work/<NN>_<name>: scratch for shuffles; removed when the stage is complete
     shards: dict[str, list[str]] = field(default_factory=dict)  # shard id -> input parquet files, sorted
     config_hash: str = ""
+    rows: dict[str, int] | None = None  # shard id -> input documents (previous stats); None: from footers
 
 
 class GlobalStage:

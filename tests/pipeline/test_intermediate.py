@@ -50,7 +50,8 @@ def _kept_files(run_dir: Path) -> dict[str, bytes]:
     out = {}
     for p in sorted(run_dir.rglob("*")):
         rel = p.relative_to(run_dir)
-        if p.is_file() and rel.parts[0] in ("04_minhash_dedup", "rejected", "tokens") and "_stats" not in rel.parts:
+        kept = rel.parts[0] in ("04_minhash_dedup", "rejected", "tokens") and "_stats" not in rel.parts
+        if p.is_file() and kept:
             data = p.read_bytes()
             out[str(rel)] = data.replace(str(run_dir).encode(), b"RUN")
     return out
