@@ -22,24 +22,24 @@ from pydantic import Field
 
 from dedup import keeper as keeper_rules
 from dedup.normalize import normalize, text_hash
-from dedup.removal import DUP_SCHEMA, DedupStage, RemoveDuplicates, context_fields, write_extra
+from dedup.removal import DUP_SCHEMA, DedupConfig, DedupStage, RemoveDuplicates, write_extra
 from dedup.shuffle import (
-    partition_of_ints,
+    Task,
     read_partition,
-    shard_group,
-    write_partitioned,
+    write_by_hash,
+    write_by_shard,
 )
 from pipeline import storage
 from pipeline.phases import PhaseRunner
 from pipeline.shards import iter_batches
-from pipeline.step import StageConfig, StageContext
+from pipeline.step import StageContext
 
 HASH_SCHEMA = pa.schema(
     [("hash", pa.binary(16)), ("key", pa.string()), ("id", pa.string()), ("shard", pa.string())]
 )
 
 
-class ExactDedupConfig(StageConfig):
+class ExactDedupConfig(DedupConfig):
     """Remove documents whose normalised text equals another document's."""
 
     type: Literal["exact_dedup"]
@@ -49,17 +49,6 @@ class ExactDedupConfig(StageConfig):
     normalize_unicode: bool = Field(True, description="NFKC-normalise before comparing.")
     keeper: keeper_rules.Keeper = Field("smallest_id", description="Which document of a group is kept.")
     date_field: str = Field("date", description="metadata key read by keeper: earliest_date (ISO 8601 text).")
-    partitions: int | None = Field(None, ge=1, description="Shuffle partitions; default from corpus size.")
-    rows_per_partition: int = Field(1_000_000, ge=1, description="Documents per partition by default.")
-    partition_mb: int = Field(
-        1024,
-        ge=1,
-        description="Memory per worker for one partition's rows, MiB, when `partitions` is not set: "
-        "P also grows until the measured rows fit.",
-    )
-
-    kind: ClassVar[Literal["document", "global"]] = "global"
-
     def build(self) -> ExactDedup:
         return ExactDedup(self)
 
@@ -69,7 +58,7 @@ def _row_bytes(id_len: float, text_len: float) -> float:
     return 16 + 2 * (id_len + 8) + 40 + 12
 
 
-class _Hash:
+class _Hash(Task):
     """Phase 1, per input shard."""
 
     def __init__(self, p: dict[str, Any]) -> None:
@@ -98,21 +87,12 @@ class _Hash:
                 cols["shard"].append(shard)
         t = pa.table(cols, schema=HASH_SCHEMA).sort_by([("hash", "ascending"), ("key", "ascending")])
         h64 = np.frombuffer(b"".join(t.column("hash").to_pylist()), dtype=np.uint64)[::2].copy()
-        nbytes = write_partitioned(
-            storage.join(p["work_dir"], "hash"),
-            shard,
-            t,
-            partition_of_ints(h64, p["partitions"]),
-            p["partitions"],
-        )
+        nbytes = write_by_hash(storage.join(p["work_dir"], "hash"), shard, t, h64, p["partitions"])
         return {"rows": t.num_rows, "bytes": nbytes}
 
 
-class _Group:
+class _Group(Task):
     """Phase 2, per hash partition: duplicate rows for every group of equal hashes."""
-
-    def __init__(self, p: dict[str, Any]) -> None:
-        self.p = p
 
     def __call__(self, item: dict[str, Any]) -> dict[str, Any]:
         part, parts, work = item["partition"], self.p["partitions"], self.p["work_dir"]
@@ -139,10 +119,7 @@ class _Group:
             },
             schema=DUP_SCHEMA,
         ).sort_by("id")
-        groups = np.fromiter(
-            (shard_group(s, parts) for s in dup.column("shard").to_pylist()), np.int64, dup.num_rows
-        )
-        nbytes = write_partitioned(storage.join(work, "dup"), f"{part:05d}", dup, groups, parts)
+        nbytes = write_by_shard(storage.join(work, "dup"), f"{part:05d}", dup, parts)
         hist = Counter(sizes[sizes > 1].tolist())
         return {
             "rows": n,
@@ -161,22 +138,14 @@ class ExactDedup(DedupStage):
     def row_bytes(self, id_len: float, text_len: float) -> float:
         return _row_bytes(id_len, text_len)
 
-    def run_phases(
-        self, ctx: StageContext, shards: list[tuple[str, list[str]]], total: int, parts: int
-    ) -> None:
+    def params(self, shards: list[tuple[str, list[str]]]) -> dict[str, Any]:
         cfg = self.cfg
-        fields = context_fields(ctx)
-        p = {
-            "work_dir": ctx.work_dir,
-            "partitions": parts,
-            "lowercase": cfg.lowercase,
-            "punctuation": cfg.strip_punctuation,
-            "digits": cfg.digits,
-            "nfkc": cfg.normalize_unicode,
-            "keeper": cfg.keeper,
-            "date_field": cfg.date_field,
-            "batch_rows": fields["batch_rows"],
-        }
+        return {"lowercase": cfg.lowercase, "punctuation": cfg.strip_punctuation, "digits": cfg.digits,
+                "nfkc": cfg.normalize_unicode, "keeper": cfg.keeper, "date_field": cfg.date_field}
+
+    def run_phases(self, ctx: StageContext, shards: list[tuple[str, list[str]]], total: int,
+                   p: dict[str, Any], fields: dict[str, Any]) -> None:
+        parts = p["partitions"]
         phases = PhaseRunner(ctx, p, 3)
         shard_items = [{"shard": s, "files": f} for s, f in shards]
         phases.run("hash", shard_items, functools.partial(_Hash, p))

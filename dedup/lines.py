@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -28,26 +28,27 @@ import xxhash
 from pydantic import Field
 
 from dedup.normalize import normalize
-from dedup.removal import DedupStage, context_fields, tally_sources, write_extra, writer_for
+from dedup.removal import DedupConfig, DedupStage, tally_sources, write_extra, writer_for
 from dedup.shuffle import (
-    partition_of_ints,
+    Task,
     read_matching,
     read_partition,
     shard_group,
-    write_partitioned,
+    write_by_hash,
+    write_by_shard,
 )
 from pipeline import storage
 from pipeline.phases import PhaseRunner
 from pipeline.schema import documents_from_table, documents_to_table, rejected_to_table
 from pipeline.shards import iter_batches, shard_done
-from pipeline.step import StageConfig, StageContext
+from pipeline.step import StageContext
 
 COUNT_SCHEMA = pa.schema([("hash", pa.uint64()), ("docs", pa.int64()), ("shard", pa.string())])
 NEED_SCHEMA = pa.schema([("shard", pa.string()), ("hash", pa.uint64())])
 REASON = "too_short_after_line_dedup"
 
 
-class LineDedupConfig(StageConfig):
+class LineDedupConfig(DedupConfig):
     """Remove lines (or paragraphs) found in at least `min_count` documents of the corpus."""
 
     type: Literal["line_dedup"]
@@ -61,17 +62,6 @@ class LineDedupConfig(StageConfig):
     min_chars_after: int = Field(
         50, ge=0, description="A document that lost units and is left shorter than this is rejected."
     )
-    partitions: int | None = Field(None, ge=1, description="Shuffle partitions; default from corpus size.")
-    rows_per_partition: int = Field(1_000_000, ge=1, description="Documents per partition by default.")
-    partition_mb: int = Field(
-        1024,
-        ge=1,
-        description="Memory per worker for one partition's line counts, MiB, when `partitions` is not "
-        "set: P also grows until the measured rows fit.",
-    )
-
-    kind: ClassVar[Literal["document", "global"]] = "global"
-
     def build(self) -> LineDedup:
         return LineDedup(self)
 
@@ -98,7 +88,7 @@ def _row_bytes(id_len: float, text_len: float) -> float:
     return max(1.0, text_len / 60) * (8 + 8 + 40 + 4)
 
 
-class _Count:
+class _Count(Task):
     """Phase 1, per input shard: (line hash, documents containing it) for the shard."""
 
     def __init__(self, p: dict[str, Any]) -> None:
@@ -118,21 +108,14 @@ class _Count:
         t = pa.table(
             {"hash": hashes[order], "docs": docs[order], "shard": [shard] * len(order)}, schema=COUNT_SCHEMA
         )
-        nbytes = write_partitioned(
-            storage.join(p["work_dir"], "count"),
-            shard,
-            t,
-            partition_of_ints(t.column("hash").to_numpy(), p["partitions"]),
-            p["partitions"],
+        nbytes = write_by_hash(
+            storage.join(p["work_dir"], "count"), shard, t, t.column("hash").to_numpy(), p["partitions"]
         )
         return {"rows": t.num_rows, "bytes": nbytes}
 
 
-class _Frequent:
+class _Frequent(Task):
     """Phase 2, per hash partition: frequent hashes, sent back to the shards that contain them."""
-
-    def __init__(self, p: dict[str, Any]) -> None:
-        self.p = p
 
     def __call__(self, item: dict[str, Any]) -> dict[str, Any]:
         part, parts, work = item["partition"], self.p["partitions"], self.p["work_dir"]
@@ -149,10 +132,7 @@ class _Frequent:
             .cast(NEED_SCHEMA)
             .sort_by([("shard", "ascending"), ("hash", "ascending")])
         )
-        groups = np.fromiter(
-            (shard_group(s, parts) for s in need.column("shard").to_pylist()), np.int64, need.num_rows
-        )
-        nbytes = write_partitioned(storage.join(work, "need"), f"{part:05d}", need, groups, parts)
+        nbytes = write_by_shard(storage.join(work, "need"), f"{part:05d}", need, parts)
         return {"rows": t.num_rows, "distinct": totals.num_rows, "frequent": len(frequent), "bytes": nbytes}
 
 
@@ -224,20 +204,14 @@ class LineDedup(DedupStage):
     def row_bytes(self, id_len: float, text_len: float) -> float:
         return _row_bytes(id_len, text_len)
 
-    def run_phases(
-        self, ctx: StageContext, shards: list[tuple[str, list[str]]], total: int, parts: int
-    ) -> None:
+    def params(self, shards: list[tuple[str, list[str]]]) -> dict[str, Any]:
         cfg = self.cfg
-        fields = context_fields(ctx)
-        p = {
-            "work_dir": ctx.work_dir,
-            "partitions": parts,
-            "unit": cfg.unit,
-            "min_count": cfg.min_count,
-            "min_unit_chars": cfg.min_unit_chars,
-            "min_chars_after": cfg.min_chars_after,
-            "batch_rows": fields["batch_rows"],
-        }
+        return {"unit": cfg.unit, "min_count": cfg.min_count, "min_unit_chars": cfg.min_unit_chars,
+                "min_chars_after": cfg.min_chars_after}
+
+    def run_phases(self, ctx: StageContext, shards: list[tuple[str, list[str]]], total: int,
+                   p: dict[str, Any], fields: dict[str, Any]) -> None:
+        parts = p["partitions"]
         phases = PhaseRunner(ctx, p, 3)
         shard_items = [{"shard": s, "files": f} for s, f in shards]
         phases.run("count", shard_items, functools.partial(_Count, p))

@@ -38,19 +38,20 @@ from pydantic import Field, model_validator
 from dedup import keeper as keeper_rules
 from dedup.lsh import MinHasher, band_hashes, estimated_jaccard, optimal_bands
 from dedup.normalize import jaccard
-from dedup.removal import DUP_SCHEMA, DedupStage, RemoveDuplicates, context_fields, write_extra
+from dedup.removal import DUP_SCHEMA, DedupConfig, DedupStage, RemoveDuplicates, write_extra
 from dedup.shuffle import (
+    Task,
     partition_of_ints,
     partition_of_keys,
     read_matching,
     read_partition,
-    shard_group,
+    write_by_shard,
     write_partitioned,
 )
 from pipeline import storage
 from pipeline.phases import PhaseRunner
 from pipeline.shards import iter_batches
-from pipeline.step import StageConfig, StageContext
+from pipeline.step import StageContext
 
 BAND_SCHEMA = pa.schema([("band", pa.int32()), ("bucket", pa.uint64()), ("key", pa.string())])
 SIDE_SCHEMA = pa.schema([("key", pa.string()), ("sig", pa.binary()), ("sh", pa.binary())])
@@ -65,7 +66,7 @@ MAX_ROUNDS = 64
 _SHARD_SEP = "\x1e"
 
 
-class MinHashDedupConfig(StageConfig):
+class MinHashDedupConfig(DedupConfig):
     """Fuzzy dedup: documents whose shingle sets have Jaccard >= threshold are one cluster; one is kept."""
 
     type: Literal["minhash_dedup"]
@@ -100,17 +101,10 @@ class MinHashDedupConfig(StageConfig):
     date_field: str = Field("date", description="metadata key read by keeper: earliest_date (ISO 8601 text).")
     lowercase: bool = True
     strip_punctuation: bool = True
-    partitions: int | None = Field(None, ge=1, description="Shuffle partitions; default from corpus size.")
     rows_per_partition: int = Field(
         200_000,
         ge=1,
         description="Documents per partition when `partitions` is not set (bounds worker memory).",
-    )
-    partition_mb: int = Field(
-        1024,
-        ge=1,
-        description="Memory per worker for one partition's shuffle rows, MiB, when `partitions` is not "
-        "set: P also grows until the measured rows (bands, signatures) fit.",
     )
 
     kind: ClassVar[Literal["document", "global"]] = "global"
@@ -165,7 +159,7 @@ def _concat(tables: list[pa.Table], schema: pa.Schema) -> pa.Table:
     return pa.concat_tables(tables).cast(schema) if tables else schema.empty_table()
 
 
-class _Signatures:
+class _Signatures(Task):
     """Phase 1, per input shard: band rows by hash(band, bucket), side rows by hash(key)."""
 
     def __init__(self, p: dict[str, Any]) -> None:
@@ -243,11 +237,8 @@ class _Signatures:
         }
 
 
-class _Buckets:
+class _Buckets(Task):
     """Phase 2, per band partition: n-1 star edges per bucket, partitioned by hash(u)."""
-
-    def __init__(self, p: dict[str, Any]) -> None:
-        self.p = p
 
     def __call__(self, item: dict[str, Any]) -> dict[str, Any]:
         part, parts, dirs = item["partition"], self.p["partitions"], _dirs(self.p["work_dir"])
@@ -285,11 +276,8 @@ class _Buckets:
         }
 
 
-class _VerifyU:
+class _VerifyU(Task):
     """Phase 3a, per partition of u: deduplicate candidate edges, attach u's signature, shuffle by v."""
-
-    def __init__(self, p: dict[str, Any]) -> None:
-        self.p = p
 
     def __call__(self, item: dict[str, Any]) -> dict[str, Any]:
         part, parts, dirs = item["partition"], self.p["partitions"], _dirs(self.p["work_dir"])
@@ -313,11 +301,8 @@ class _VerifyU:
         return {"edges": out.num_rows, "bytes": nbytes}
 
 
-class _VerifyV:
+class _VerifyV(Task):
     """Phase 3b, per partition of v: attach v's signature, keep similar pairs, emit round-1 proposals."""
-
-    def __init__(self, p: dict[str, Any]) -> None:
-        self.p = p
 
     def __call__(self, item: dict[str, Any]) -> dict[str, Any]:
         part, parts, dirs = item["partition"], self.p["partitions"], _dirs(self.p["work_dir"])
@@ -381,11 +366,8 @@ def _round_dir(work: str, kind: str, r: int) -> str:
     return storage.join(work, f"{kind}-r{r:03d}")
 
 
-class _LabelUpdate:
+class _LabelUpdate(Task):
     """Round r, phase X, per partition: apply proposals to the label table; send (u, v, label(u)) to v."""
-
-    def __init__(self, p: dict[str, Any]) -> None:
-        self.p = p
 
     def __call__(self, item: dict[str, Any]) -> dict[str, Any]:
         part, r, parts, work = item["partition"], item["round"], self.p["partitions"], self.p["work_dir"]
@@ -435,11 +417,8 @@ class _LabelUpdate:
         return {"labels": labels.num_rows, "changed": changed, "bytes": nbytes}
 
 
-class _LabelPropose:
+class _LabelPropose(Task):
     """Round r, phase Y, per partition of v: m = min(label(u), label(v)); propose m to u, v, their labels."""
-
-    def __init__(self, p: dict[str, Any]) -> None:
-        self.p = p
 
     def __call__(self, item: dict[str, Any]) -> dict[str, Any]:
         part, r, parts, work = item["partition"], item["round"], self.p["partitions"], self.p["work_dir"]
@@ -469,14 +448,11 @@ class _LabelPropose:
         return {"proposals": props.num_rows, "bytes": nbytes}
 
 
-class _ClusterTable:
+class _ClusterTable(Task):
     """Phase 5, per root partition: cluster sizes; duplicate rows grouped by shard; size histogram.
 
     Reads the membership rows (node, root) that the last label round wrote by hash(root).
     """
-
-    def __init__(self, p: dict[str, Any]) -> None:
-        self.p = p
 
     def __call__(self, item: dict[str, Any]) -> dict[str, Any]:
         part, parts, work = item["partition"], self.p["partitions"], self.p["work_dir"]
@@ -496,10 +472,7 @@ class _ClusterTable:
             },
             schema=DUP_SCHEMA,
         ).sort_by("id")
-        groups = np.fromiter(
-            (shard_group(s, parts) for s in dup.column("shard").to_pylist()), np.int64, dup.num_rows
-        )
-        nbytes = write_partitioned(storage.join(work, "dup"), f"{part:05d}", dup, groups, parts)
+        nbytes = write_by_shard(storage.join(work, "dup"), f"{part:05d}", dup, parts)
         hist = Counter((sizes.column("node_count").to_numpy() + 1).tolist())
         return {
             "rows": dup.num_rows,
@@ -517,15 +490,10 @@ class MinHashDedup(DedupStage):
     def row_bytes(self, id_len: float, text_len: float) -> float:
         return _row_bytes(self.cfg, self.cfg.band_rows()[0], id_len, text_len)
 
-    def run_phases(
-        self, ctx: StageContext, shards: list[tuple[str, list[str]]], total: int, parts: int
-    ) -> None:
+    def params(self, shards: list[tuple[str, list[str]]]) -> dict[str, Any]:
         cfg = self.cfg
         bands, rows = cfg.band_rows()
-        fields = context_fields(ctx)
-        p = {
-            "work_dir": ctx.work_dir,
-            "partitions": parts,
+        return {
             "num_perm": cfg.num_perm,
             "seed": cfg.seed,
             "ngram": cfg.ngram,
@@ -537,9 +505,12 @@ class MinHashDedup(DedupStage):
             "date_field": cfg.date_field,
             "lowercase": cfg.lowercase,
             "punctuation": cfg.strip_punctuation,
-            "batch_rows": fields["batch_rows"],
             "shards": [s for s, _ in shards],
         }
+
+    def run_phases(self, ctx: StageContext, shards: list[tuple[str, list[str]]], total: int,
+                   p: dict[str, Any], fields: dict[str, Any]) -> None:
+        cfg, parts, bands, rows = self.cfg, p["partitions"], p["bands"], p["rows"]
         phases = PhaseRunner(ctx, p, 8)  # 1 label round; each further round adds 2
         timer = time.monotonic()
 

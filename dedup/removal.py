@@ -9,16 +9,17 @@ duplicates, whatever the corpus size). Kept rows go out unchanged and in input o
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pyarrow as pa
+from pydantic import Field
 
 from dedup.shuffle import count_rows, partitions_for, read_matching, shard_group
 from pipeline import storage
 from pipeline.schema import documents_from_table, dumps, rejected_to_table
 from pipeline.shards import ShardWriter, done_shards, iter_batches, shard_done
-from pipeline.step import GlobalStage, StageContext
+from pipeline.step import GlobalStage, StageConfig, StageContext
 
 DUP_SCHEMA = pa.schema(
     [
@@ -28,6 +29,21 @@ DUP_SCHEMA = pa.schema(
         pa.field("cluster_size", pa.int64()),
     ]
 )
+
+
+class DedupConfig(StageConfig):
+    """The shuffle settings every dedup stage has (a stage may change a default)."""
+
+    partitions: int | None = Field(None, ge=1, description="Shuffle partitions; default from corpus size.")
+    rows_per_partition: int = Field(1_000_000, ge=1, description="Documents per partition by default.")
+    partition_mb: int = Field(
+        1024,
+        ge=1,
+        description="Memory per worker for one partition's shuffle rows, MiB, when `partitions` is not "
+        "set: P also grows until the measured rows fit.",
+    )
+
+    kind: ClassVar[Literal["document", "global"]] = "global"
 
 
 def context_fields(ctx: StageContext) -> dict[str, Any]:
@@ -69,10 +85,20 @@ class DedupStage(GlobalStage):
         self.name = cfg.stage_name
 
     def row_bytes(self, id_len: float, text_len: float) -> float:
+        """Shuffle bytes per document, from the mean id and text lengths (sizes the partitions)."""
+        raise NotImplementedError
+
+    def params(self, shards: list[tuple[str, list[str]]]) -> dict[str, Any]:
+        """The stage's own parameters for its phase tasks (also part of the work dir's fingerprint)."""
         raise NotImplementedError
 
     def run_phases(
-        self, ctx: StageContext, shards: list[tuple[str, list[str]]], total: int, parts: int
+        self,
+        ctx: StageContext,
+        shards: list[tuple[str, list[str]]],
+        total: int,
+        p: dict[str, Any],
+        fields: dict[str, Any],
     ) -> None:
         raise NotImplementedError
 
@@ -84,7 +110,14 @@ class DedupStage(GlobalStage):
             return
         shards = sorted(ctx.shards.items())
         total = input_rows(ctx)
-        self.run_phases(ctx, shards, total, partitions_for(shards, total, self.cfg, self.row_bytes))
+        fields = context_fields(ctx)
+        p = {
+            "work_dir": ctx.work_dir,
+            "partitions": partitions_for(shards, total, self.cfg, self.row_bytes),
+            "batch_rows": fields["batch_rows"],
+            **self.params(shards),
+        }
+        self.run_phases(ctx, shards, total, p, fields)
 
 
 def write_extra(ctx: StageContext, data: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -250,3 +251,22 @@ def read_matching(
 def shard_group(shard_id: str, groups: int) -> int:
     """Which group of the duplicate table holds a shard's rows (each shard reads only its group)."""
     return key_hash(shard_id) % groups
+
+
+def write_by_hash(base: str, name: str, table: pa.Table, hashes: np.ndarray, partitions: int) -> int:
+    """`write_partitioned` with each row's partition from its uint64 hash."""
+    return write_partitioned(base, name, table, partition_of_ints(hashes, partitions), partitions)
+
+
+def write_by_shard(base: str, name: str, table: pa.Table, groups: int) -> int:
+    """`write_partitioned` with each row in the group of its `shard` column, for the per-shard phases."""
+    shards = table.column("shard").to_pylist()
+    parts = np.fromiter((shard_group(s, groups) for s in shards), np.int64, len(shards))
+    return write_partitioned(base, name, table, parts, groups)
+
+
+class Task:
+    """A phase's per-item callable; `p` holds the stage's typed parameters (sent to every worker)."""
+
+    def __init__(self, p: dict[str, Any]) -> None:
+        self.p = p
